@@ -1,0 +1,318 @@
+"""The `Schedule` object every constructor returns, and the helpers the formulas share.
+
+A constructor is written as a plain function that validates its (concrete) arguments and returns
+the closure ``count -> value``; the :func:`schedule_factory` decorator binds the call's arguments,
+runs it and wraps the closure in a :class:`Schedule`, which
+
+- is an ``optax.Schedule`` (callable on a count);
+- knows the call that made it: ``repr`` reads like that call, :func:`jaxdecay.to_config` turns it
+  into a JSON-able dict, and it pickles (by rebuilding from its arguments, not by pickling the
+  closure);
+- is a JAX pytree whose leaves are the hyperparameters given as arrays (and nested schedules), so
+  a schedule can be passed *into* a jitted function, and a change of those values re-uses the
+  compiled program.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+__all__ = ["Schedule", "schedule_factory", "registry", "float_dtype", "as_count", "floor_div"]
+
+# name -> public factory (decorated); name -> raw builder (validates, returns the closure).
+_FACTORIES: dict[str, Callable[..., Schedule]] = {}
+_BUILDERS: dict[str, Callable[..., Callable[[Any], jax.Array]]] = {}
+_SIGNATURES: dict[str, inspect.Signature] = {}
+
+
+def registry() -> Mapping[str, Callable[..., Schedule]]:
+    """Every registered constructor (schedules and combinators), by name."""
+    return dict(_FACTORIES)
+
+
+# --------------------------------------------------------------------------------------------
+# Calling a builder from stored arguments (handles *args parameters such as `multiply(*s)`).
+# --------------------------------------------------------------------------------------------
+
+
+def _call_with(name: str, args: Mapping[str, Any]) -> Any:
+    sig = _SIGNATURES[name]
+    fn = _BUILDERS[name]
+    pos: list[Any] = []
+    kw: dict[str, Any] = {}
+    has_var_pos = any(p.kind is p.VAR_POSITIONAL for p in sig.parameters.values())
+    for p in sig.parameters.values():
+        if p.name not in args:
+            continue
+        v = args[p.name]
+        if p.kind is p.VAR_POSITIONAL:
+            pos.extend(v)
+        elif p.kind is p.VAR_KEYWORD:
+            kw.update(v)
+        elif p.kind is p.POSITIONAL_ONLY or (p.kind is p.POSITIONAL_OR_KEYWORD and has_var_pos):
+            pos.append(v)
+        else:
+            kw[p.name] = v
+    return fn(*pos, **kw)
+
+
+def _rebuild(name: str, args: dict[str, Any]) -> Schedule:
+    # Used by pickle: the constructor runs again (and validates again).
+    return Schedule(name, args, tuple(args), _call_with(name, args))
+
+
+# --------------------------------------------------------------------------------------------
+# Pytree support: array-valued hyperparameters and nested schedules are leaves/children,
+# everything else (Python numbers, strings, bools, plain functions) is static.
+# --------------------------------------------------------------------------------------------
+
+
+def _is_dynamic(v: Any) -> bool:
+    if isinstance(v, Schedule | jax.Array | np.ndarray | np.generic):
+        return True
+    if isinstance(v, list | tuple):
+        return any(_is_dynamic(e) for e in v)
+    if isinstance(v, dict):
+        return any(_is_dynamic(e) for e in v.values())
+    return False
+
+
+def _freeze(v: Any) -> Any:
+    if isinstance(v, list | tuple):
+        return (type(v).__name__, tuple(_freeze(e) for e in v))
+    if isinstance(v, dict):
+        return ("dict", tuple(sorted(((repr(k), _freeze(e)) for k, e in v.items()))))
+    try:
+        hash(v)
+    except TypeError:
+        return ("id", id(v))
+    return v
+
+
+class _Static:
+    """Hashable wrapper for a static argument (lists and dicts compare by content)."""
+
+    __slots__ = ("value", "_key")
+
+    def __init__(self, value: Any):
+        self.value = value
+        self._key = _freeze(value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Static) and self._key == other._key
+
+    def __hash__(self) -> int:
+        return hash(self._key)
+
+
+class Schedule:
+    """An ``optax.Schedule`` that carries the call that made it.
+
+    Call it with a count (a Python int or an array of any shape) to get the value(s). ``repr``,
+    :func:`jaxdecay.to_config`, pickling and the pytree protocol all work from the stored
+    arguments.
+    """
+
+    __slots__ = ("_name", "_args", "_passed", "_impl")
+
+    def __init__(
+        self,
+        name: str,
+        args: Mapping[str, Any],
+        passed: tuple[str, ...],
+        impl: Callable[[Any], jax.Array] | None = None,
+    ):
+        self._name = name
+        self._args = dict(args)
+        self._passed = tuple(passed)
+        self._impl = impl
+
+    @property
+    def name(self) -> str:
+        """The constructor's name (``"cosine_decay"``)."""
+        return self._name
+
+    @property
+    def arguments(self) -> dict[str, Any]:
+        """Every argument of the constructor call, defaults included."""
+        return dict(self._args)
+
+    @property
+    def passed_arguments(self) -> dict[str, Any]:
+        """The arguments the caller gave explicitly (what ``repr`` shows)."""
+        return {k: self._args[k] for k in self._passed}
+
+    def __call__(self, count: jax.typing.ArrayLike) -> jax.Array:
+        if self._impl is None:  # rebuilt from a pytree: build the closure on first use
+            self._impl = _call_with(self._name, self._args)
+        return self._impl(count)
+
+    def __repr__(self) -> str:
+        sig = _SIGNATURES[self._name]
+        parts = []
+        for p in sig.parameters.values():
+            if p.name not in self._passed:
+                continue
+            v = self._args[p.name]
+            if p.kind is p.VAR_POSITIONAL:
+                parts.extend(_fmt_value(e) for e in v)
+            else:
+                parts.append(f"{p.name}={_fmt_value(v)}")
+        return f"{self._name}({', '.join(parts)})"
+
+    def __reduce__(self):
+        return (_rebuild, (self._name, self._args))
+
+    # pytree protocol ------------------------------------------------------------------------
+    def _tree_flatten(self):
+        dyn = tuple(k for k, v in self._args.items() if _is_dynamic(v))
+        static = tuple((k, _Static(v)) for k, v in self._args.items() if k not in dyn)
+        children = tuple(self._args[k] for k in dyn)
+        return children, (self._name, self._passed, dyn, static)
+
+    @classmethod
+    def _tree_unflatten(cls, aux, children):
+        name, passed, dyn, static = aux
+        args = {k: s.value for k, s in static}
+        args.update(zip(dyn, children, strict=True))
+        # Keep the constructor's argument order.
+        order = list(_SIGNATURES[name].parameters)
+        args = {k: args[k] for k in order if k in args}
+        return cls(name, args, passed, None)
+
+
+jax.tree_util.register_pytree_node(
+    Schedule, lambda s: s._tree_flatten(), Schedule._tree_unflatten
+)
+
+
+def _fmt_float(x: Any) -> str:
+    x = np.asarray(x)
+    if np.issubdtype(x.dtype, np.floating):
+        v = x.item()
+        if not np.isfinite(v):
+            return repr(float(v))
+        if x.dtype == np.float64:
+            return repr(float(v))
+        return np.format_float_positional(x, unique=True, trim="0")
+    return repr(x.item())
+
+
+def _fmt_value(v: Any) -> str:
+    """Source text for one argument value, as `parse` reads it back."""
+    if isinstance(v, Schedule):
+        return repr(v)
+    if isinstance(v, jax.core.Tracer):
+        return f"<traced {v.aval.str_short()}>"
+    if isinstance(v, bool | np.bool_ | str) or v is None:
+        return repr(v if not isinstance(v, np.bool_) else bool(v))
+    if isinstance(v, float):
+        return repr(v)
+    if isinstance(v, int):
+        return repr(v)
+    if isinstance(v, jax.Array | np.ndarray | np.generic):
+        a = np.asarray(v)
+        if a.ndim == 0:
+            return _fmt_float(a)
+        return "[" + ", ".join(_fmt_value(e) for e in a) + "]"
+    if isinstance(v, list | tuple):
+        return "[" + ", ".join(_fmt_value(e) for e in v) + "]"
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{_fmt_value(k)}: {_fmt_value(e)}" for k, e in v.items()) + "}"
+    if callable(v):
+        return f"<{getattr(v, '__name__', type(v).__name__)}>"
+    return repr(v)
+
+
+def schedule_factory(fn: Callable[..., Callable[[Any], jax.Array]]) -> Callable[..., Schedule]:
+    """Turn a builder (validates, returns ``count -> value``) into a public constructor."""
+    name = fn.__name__
+    sig = inspect.signature(fn)
+
+    @functools.wraps(fn)
+    def factory(*args: Any, **kwargs: Any) -> Schedule:
+        try:
+            bound = sig.bind(*args, **kwargs)
+        except TypeError as e:
+            raise TypeError(f"{name}(): {e}. Parameters: {list(sig.parameters)}") from None
+        passed = tuple(bound.arguments)
+        bound.apply_defaults()
+        stored = dict(bound.arguments)
+        impl = fn(*bound.args, **bound.kwargs)
+        return Schedule(name, stored, passed, impl)
+
+    factory.__signature__ = sig  # type: ignore[attr-defined]
+    _FACTORIES[name] = factory
+    _BUILDERS[name] = fn
+    _SIGNATURES[name] = sig
+    return factory
+
+
+# --------------------------------------------------------------------------------------------
+# Numeric helpers used by every formula.
+# --------------------------------------------------------------------------------------------
+
+
+def float_dtype(*values: Any) -> jnp.dtype:
+    """The floating dtype of a schedule's result.
+
+    JAX's promotion of the numeric hyperparameters with a weak Python float: ``float32`` by
+    default, ``float64`` under x64 when a hyperparameter is float64 (or only weak values are
+    given), never an integer dtype.
+    """
+    vals = [v for v in values if v is not None and not isinstance(v, str | bool)]
+    dt = jnp.result_type(float, *vals)
+    if not jnp.issubdtype(dt, jnp.floating):
+        dt = jnp.result_type(float)
+    return dt
+
+
+def as_count(count: jax.typing.ArrayLike) -> jax.Array:
+    """``count`` as an array, negatives clamped to 0 (keeps an integer dtype when given one)."""
+    t = jnp.asarray(count)
+    if t.dtype == jnp.bool_:
+        t = t.astype(jnp.int32)
+    return jnp.maximum(t, 0)
+
+
+def floor_div(t: jax.Array, s: jax.Array, dtype: Any) -> jax.Array:
+    """``floor(t / s)`` as a float of ``dtype``, exact for integer-valued inputs.
+
+    Integer operands use integer floor division. Otherwise the float quotient is corrected by one
+    in either direction, so that XLA's rewrite of ``t / s`` into ``t * (1 / s)`` under ``jit``
+    cannot move a staircase step by one count.
+    """
+    t = jnp.asarray(t)
+    s = jnp.asarray(s)
+    if jnp.issubdtype(t.dtype, jnp.integer) and jnp.issubdtype(s.dtype, jnp.integer):
+        s = jnp.maximum(s, 1)
+        dt = jnp.promote_types(t.dtype, s.dtype)
+        return jnp.floor_divide(t.astype(dt), s.astype(dt)).astype(dtype)
+    tf = t.astype(dtype)
+    sf = s.astype(dtype)
+    q = jnp.floor(tf / sf)
+    q = jnp.where((q + 1) * sf <= tf, q + 1, q)
+    q = jnp.where(q * sf > tf, q - 1, q)
+    return q
+
+
+def safe_div(num: jax.Array, den: jax.Array) -> jax.Array:
+    """``num / den`` where ``den != 0``, else 0, with a finite gradient on both branches."""
+    ok = den != 0
+    return jnp.where(ok, num / jnp.where(ok, den, 1), 0)
+
+
+def fraction(t: jax.Array, begin: Any, length: Any, dtype: Any) -> jax.Array:
+    """Progress through a phase, clamped to ``[0, 1]``; a phase of length 0 counts as done."""
+    length = jnp.asarray(length, dtype)
+    x = jnp.asarray(t, dtype) - jnp.asarray(begin, dtype)
+    ok = length > 0
+    frac = jnp.where(ok, x / jnp.where(ok, length, 1), jnp.where(x >= 0, 1.0, 0.0))
+    return jnp.clip(frac, 0.0, 1.0).astype(dtype)
