@@ -1,9 +1,21 @@
-"""jaxdecay: learning-rate schedules for JAX and Optax."""
+"""jaxdecay: learning-rate schedules for JAX and Optax.
 
-from jaxdecay._core import Schedule
+Every constructor returns a :class:`jaxdecay.Schedule`, an ``optax.Schedule`` (``count -> value``)
+that is traceable in every numeric hyperparameter, carries its own description (``repr``,
+:func:`to_config`, pickling) and is a JAX pytree.
+"""
+
+from jaxdecay._config import ConfigError, ParseError, from_config, parse, to_config
+from jaxdecay._core import Schedule, registry
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "ConfigError",
+    "ParseError",
     "Schedule",
+    "from_config",
+    "parse",
+    "registry",
+    "to_config",
 ]

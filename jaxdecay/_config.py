@@ -1,0 +1,322 @@
+"""Schedules as data: `to_config`, `from_config` and `parse`.
+
+``to_config`` turns a schedule into a JSON-able dict, ``from_config`` builds one back, and
+``parse`` reads the text a user would write in a config file or on a command line::
+
+    warmup(cosine_decay(0.1, 1000), warmup_steps=100)
+
+``parse`` walks Python's ``ast`` of that text over a restricted grammar (calls of registered
+constructors, positional and keyword arguments, numbers, strings, booleans, ``None``, lists and
+dicts of those). Nothing is ever ``eval``-ed.
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import inspect
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import jax
+import numpy as np
+
+from jaxdecay import _core
+
+__all__ = ["to_config", "from_config", "parse", "ParseError", "ConfigError"]
+
+
+class ConfigError(ValueError):
+    """A configuration names an unknown schedule or argument, or has a malformed value."""
+
+
+class ParseError(ValueError):
+    """The schedule text is not in the accepted grammar; the message shows where."""
+
+
+# --------------------------------------------------------------------------------------------
+# to_config
+# --------------------------------------------------------------------------------------------
+
+
+def _jsonable(v: Any, where: str) -> Any:
+    if isinstance(v, _core.Schedule):
+        return to_config(v)
+    if v is None or isinstance(v, bool | str):
+        return v
+    if isinstance(v, np.bool_):
+        return bool(v)
+    if isinstance(v, int | float):
+        return v
+    if isinstance(v, jax.core.Tracer):
+        raise TypeError(f"to_config: `{where}` is a traced value; it has no concrete value yet")
+    if isinstance(v, jax.Array | np.ndarray | np.generic):
+        a = np.asarray(v)
+        if np.issubdtype(a.dtype, np.floating):
+            if a.ndim == 0:
+                return float(_core._fmt_float(a)) if np.isfinite(a) else float(a)
+            return [_jsonable(e, where) for e in a]
+        return a.tolist()
+    if isinstance(v, list | tuple):
+        return [_jsonable(e, f"{where}[{i}]") for i, e in enumerate(v)]
+    if isinstance(v, dict):
+        return {k: _jsonable(e, f"{where}[{k!r}]") for k, e in v.items()}
+    if callable(v):
+        raise TypeError(
+            f"to_config: `{where}` is a plain function ({v!r}), which has no configuration; "
+            "use a jaxdecay schedule there"
+        )
+    raise TypeError(f"to_config: `{where}` has a value of type {type(v).__name__}: {v!r}")
+
+
+def to_config(schedule: _core.Schedule) -> dict[str, Any]:
+    """A JSON-able description of ``schedule`` (every argument, defaults included).
+
+    Args:
+      schedule: a schedule made by a jaxdecay constructor (nested ones are described too).
+
+    Returns:
+      ``{"name": <constructor>, <argument>: <value>, ...}``; nested schedules become nested dicts,
+      arrays become (nested) lists of Python numbers.
+
+    Raises:
+      TypeError: ``schedule`` is not a jaxdecay schedule, or holds a traced value or a plain
+        Python function.
+
+    Examples:
+      >>> import jaxdecay
+      >>> jaxdecay.to_config(jaxdecay.cosine_decay(0.1, 1000))
+      {'name': 'cosine_decay', 'init_value': 0.1, 'decay_steps': 1000, 'end_value': 0.0, 'exponent': 1.0}
+    """  # noqa: E501
+    if not isinstance(schedule, _core.Schedule):
+        raise TypeError(
+            f"to_config needs a jaxdecay schedule, got {schedule!r} (plain functions and Optax "
+            "closures carry no description)"
+        )
+    cfg: dict[str, Any] = {"name": schedule.name}
+    for k, v in schedule.arguments.items():
+        cfg[k] = _jsonable(v, f"{schedule.name}.{k}")
+    return cfg
+
+
+# --------------------------------------------------------------------------------------------
+# from_config
+# --------------------------------------------------------------------------------------------
+
+
+def _unknown_name(name: Any) -> str:
+    valid = sorted(_core.registry())
+    close = difflib.get_close_matches(str(name), valid, n=3)
+    hint = f" Did you mean {', '.join(close)}?" if close else ""
+    return f"unknown schedule {name!r}.{hint} Valid names: {', '.join(valid)}"
+
+
+def _signature(name: str) -> inspect.Signature:
+    return _core._SIGNATURES[name]
+
+
+def _check_arguments(name: str, keys: list[str], n_positional: int = 0) -> None:
+    sig = _signature(name)
+    params = sig.parameters
+    valid = [p for p in params if p != "name"]
+    for k in keys:
+        if k not in params:
+            close = difflib.get_close_matches(k, valid, n=2)
+            hint = f" Did you mean {', '.join(close)}?" if close else ""
+            raise ConfigError(
+                f"{name}() has no argument {k!r}.{hint} Valid arguments: {', '.join(valid)}"
+            )
+
+
+def _from_value(v: Any) -> Any:
+    if isinstance(v, Mapping) and "name" in v:
+        return from_config(v)
+    if isinstance(v, list | tuple):
+        return [_from_value(e) for e in v]
+    if isinstance(v, Mapping):
+        return {k: _from_value(e) for k, e in v.items()}
+    return v
+
+
+def from_config(config: Mapping[str, Any]) -> _core.Schedule:
+    """Build a schedule from a dict made by :func:`to_config` (or written by hand).
+
+    Nested dicts with a ``"name"`` key become nested schedules (combinators nest). Values may be
+    Python numbers, lists, NumPy or JAX arrays, or tracers (then nothing is validated, so a sweep
+    can rebuild a schedule with a traced hyperparameter inside ``jax.jit``/``jax.vmap``).
+
+    Args:
+      config: ``{"name": <constructor>, <argument>: <value>, ...}``.
+
+    Returns:
+      The schedule.
+
+    Raises:
+      ConfigError: the name or an argument is unknown (the message lists the valid ones), or
+        ``config`` is not a dict with a ``"name"``.
+
+    Examples:
+      >>> import jaxdecay
+      >>> s = jaxdecay.from_config({"name": "step_decay", "init_value": 0.1, "step_size": 10})
+      >>> print(f"{float(s(25)):.4f}")
+      0.0010
+    """
+    if not isinstance(config, Mapping) or "name" not in config:
+        raise ConfigError(f"a schedule config must be a dict with a 'name' key, got {config!r}")
+    name = config["name"]
+    factories = _core.registry()
+    if name not in factories:
+        raise ConfigError(_unknown_name(name))
+    kwargs = {k: v for k, v in config.items() if k != "name"}
+    _check_arguments(name, list(kwargs))
+    sig = _signature(name)
+    pos: list[Any] = []
+    kw: dict[str, Any] = {}
+    for p in sig.parameters.values():
+        if p.name not in kwargs:
+            continue
+        v = _from_value(kwargs[p.name])
+        if p.kind is p.VAR_POSITIONAL:
+            if not isinstance(v, list):
+                raise ConfigError(f"{name}(): `{p.name}` must be a list, got {v!r}")
+            pos.extend(v)
+        else:
+            kw[p.name] = v
+    return factories[name](*pos, **kw)
+
+
+# --------------------------------------------------------------------------------------------
+# parse
+# --------------------------------------------------------------------------------------------
+
+
+def _where(text: str, node: ast.AST) -> str:
+    line = getattr(node, "lineno", 1)
+    col = getattr(node, "col_offset", 0)
+    src_line = text.splitlines()[line - 1] if text.splitlines() else ""
+    return f" at line {line}, column {col + 1}:\n  {src_line}\n  {' ' * col}^"
+
+
+class _Reader:
+    def __init__(self, text: str):
+        self.text = text
+
+    def fail(self, msg: str, node: ast.AST) -> ParseError:
+        return ParseError(msg + _where(self.text, node))
+
+    def value(self, node: ast.AST) -> Any:
+        if isinstance(node, ast.Call):
+            return self.call(node)
+        if isinstance(node, ast.Constant):
+            v = node.value
+            if isinstance(v, bool) or v is None or isinstance(v, int | float | str):
+                if isinstance(v, float) and math.isnan(v):
+                    raise self.fail("NaN is not a valid value", node)
+                return v
+            raise self.fail(f"unsupported literal {v!r}", node)
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
+            v = self.value(node.operand)
+            if isinstance(v, bool) or not isinstance(v, int | float):
+                raise self.fail("a sign must be followed by a number", node)
+            return -v if isinstance(node.op, ast.USub) else v
+        if isinstance(node, ast.List | ast.Tuple):
+            return [self.value(e) for e in node.elts]
+        if isinstance(node, ast.Dict):
+            out = {}
+            for k, v in zip(node.keys, node.values, strict=True):
+                if k is None:
+                    raise self.fail("'**' is not allowed in a dict", v)
+                key = self.value(k)
+                if isinstance(key, list | dict | _core.Schedule):
+                    raise self.fail("a dict key must be a number or a string", k)
+                out[key] = self.value(v)
+            return out
+        if isinstance(node, ast.Name):
+            if node.id in ("inf", "Infinity"):
+                return math.inf
+            if node.id in _core.registry():
+                raise self.fail(f"{node.id!r} must be called: write {node.id}(...)", node)
+            raise self.fail(
+                f"unknown name {node.id!r}: only numbers, strings, True/False/None, lists, "
+                "dicts and schedule calls are allowed",
+                node,
+            )
+        kind = type(node).__name__
+        raise self.fail(
+            f"unsupported syntax ({kind}): only numbers, strings, True/False/None, lists, dicts "
+            "and schedule calls are allowed",
+            node,
+        )
+
+    def call(self, node: ast.Call) -> _core.Schedule:
+        if not isinstance(node.func, ast.Name):
+            raise self.fail("only plain schedule names can be called (no attributes)", node.func)
+        name = node.func.id
+        factories = _core.registry()
+        if name not in factories:
+            raise self.fail(_unknown_name(name), node.func)
+        args = []
+        for a in node.args:
+            if isinstance(a, ast.Starred):
+                raise self.fail("'*' arguments are not allowed", a)
+            args.append(self.value(a))
+        kwargs: dict[str, Any] = {}
+        for kw in node.keywords:
+            if kw.arg is None:
+                raise self.fail("'**' arguments are not allowed", kw.value)
+            try:
+                _check_arguments(name, [kw.arg])
+            except ConfigError as e:
+                raise self.fail(str(e), kw.value) from None
+            if kw.arg in kwargs:
+                raise self.fail(f"{name}() got argument {kw.arg!r} twice", kw.value)
+            kwargs[kw.arg] = self.value(kw.value)
+        try:
+            return factories[name](*args, **kwargs)
+        except TypeError as e:
+            raise self.fail(str(e), node) from None
+        except ValueError as e:
+            raise self.fail(f"{name}(): {e}", node) from None
+
+
+def parse(text: str) -> _core.Schedule:
+    """Build a schedule from text such as ``"warmup(cosine_decay(0.1, 1000), warmup_steps=100)"``.
+
+    The text is read with Python's ``ast`` on a restricted grammar and never evaluated: calls of
+    jaxdecay constructors (by their registered names), positional and keyword arguments, numbers
+    (``1e-3``, ``-2``, ``inf``), strings, ``True``/``False``/``None``, lists and dicts. ``repr`` of
+    any schedule made from concrete values parses back to a schedule with the same values.
+
+    Args:
+      text: the schedule expression.
+
+    Returns:
+      The schedule.
+
+    Raises:
+      ParseError: (a ``ValueError``) on a syntax error, an unknown schedule or argument (the
+        message lists the valid ones), an unsupported construct or an invalid argument value; the
+        message points at the line and column.
+
+    Examples:
+      >>> import jaxdecay
+      >>> s = jaxdecay.parse("exponential_decay(0.1, transition_steps=1, decay_rate=0.9)")
+      >>> print(", ".join(f"{float(s(t)):.4f}" for t in range(4)))
+      0.1000, 0.0900, 0.0810, 0.0729
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"parse needs a string, got {text!r}")
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except SyntaxError as e:
+        col = (e.offset or 1) - 1
+        line = (e.text or text).rstrip("\n")
+        raise ParseError(
+            f"invalid syntax ({e.msg}) at line {e.lineno or 1}, column {col + 1}:\n  {line}\n"
+            f"  {' ' * col}^"
+        ) from None
+    reader = _Reader(text.strip())
+    if not isinstance(tree.body, ast.Call):
+        raise reader.fail("a schedule expression must be a call such as cosine_decay(...)", tree.body)
+    return reader.call(tree.body)
