@@ -7,6 +7,14 @@ that is traceable in every numeric hyperparameter, carries its own description (
 
 from jaxdecay._config import ConfigError, ParseError, from_config, parse, to_config
 from jaxdecay._core import Schedule, registry
+from jaxdecay._piecewise import (
+    join_schedules,
+    multistep_decay,
+    piecewise_constant,
+    piecewise_constant_schedule,
+    piecewise_interpolate_schedule,
+    piecewise_linear,
+)
 
 __version__ = "0.1.0"
 
@@ -15,7 +23,13 @@ __all__ = [
     "ParseError",
     "Schedule",
     "from_config",
+    "join_schedules",
+    "multistep_decay",
     "parse",
+    "piecewise_constant",
+    "piecewise_constant_schedule",
+    "piecewise_interpolate_schedule",
+    "piecewise_linear",
     "registry",
     "to_config",
 ]

@@ -120,7 +120,7 @@ class Schedule:
     arguments.
     """
 
-    __slots__ = ("_name", "_args", "_passed", "_impl")
+    __slots__ = ("_name", "_args", "_passed", "_impl", "__weakref__")
 
     def __init__(
         self,
