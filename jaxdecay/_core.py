@@ -201,7 +201,7 @@ def _fmt_float(x: Any) -> str:
             return repr(float(v))
         if x.dtype == np.float64:
             return repr(float(v))
-        return np.format_float_positional(x, unique=True, trim="0")
+        return np.format_float_positional(x[()], unique=True, trim="0")  # scalar keeps float32
     return repr(x.item())
 
 
