@@ -89,12 +89,18 @@ def _keys(entries: list[_Entry]) -> list[str]:
         if len(set(paths)) < len(paths):  # only wrappers tell them apart: show the wrappers
             paths = [tuple(str(s) for s in entries[i].path) for i in idx]
         # Drop the leading elements every occurrence shares (e.g. the chain index of a
-        # multi_transform), keeping at least one element per path.
+        # multi_transform), keeping at least one element per path...
         common = 0
         while all(len(p) > common + 1 for p in paths) and len({p[common] for p in paths}) == 1:
             common += 1
+        paths = [p[common:] for p in paths]
+        # ...and the trailing ones that are not needed to tell them apart (`x/0` -> `x`).
         for i, p in zip(idx, paths, strict=True):
-            keys[i] = "/".join(p[common:] or ("root",)) + "/" + name
+            n = next(
+                (n for n in range(1, len(p)) if all(q[:n] != p[:n] for q in paths if q != p)),
+                len(p),
+            )
+            keys[i] = "/".join(p[:n] or ("root",)) + "/" + name
     if len(set(keys)) < len(keys):  # labels that contain "/" can collide: number them
         seen: dict[str, int] = {}
         for i, k in enumerate(keys):
@@ -122,9 +128,15 @@ def hyperparams(opt_state: Any) -> dict[str, jax.Array]:
     Keys are the hyperparameter names (``learning_rate``, ``b1``, ``scale``). A name that occurs
     more than once is prefixed, at every occurrence, with the path that leads to it, joined by
     ``/``: ``multi_transform`` group labels and chain indices (``"adam/learning_rate"``,
-    ``"sgd/learning_rate"``, ``"0/learning_rate"``, ``"1/scale"``); the leading path elements all
-    occurrences share are dropped, and wrappers (``MultiSteps``, ``masked``,
-    ``inject_hyperparams``) add no element. Order: the order of the state.
+    ``"sgd/learning_rate"``, ``"0/learning_rate"``, ``"1/scale"``). The path is shortened: the
+    leading elements all occurrences share are dropped (a ``multi_transform`` behind a
+    ``clip_by_global_norm`` still gives ``"adam/learning_rate"``, not ``"1/adam/..."``), so are
+    trailing elements not needed to tell the occurrences apart (``"adam"`` rather than
+    ``"adam/0"`` for a chain inside group ``adam``), and wrappers (``MultiSteps``, ``masked``,
+    ``inject_hyperparams``) add no element. An occurrence at the top of the state (an
+    ``inject_hyperparams`` that holds another with the same name) is ``"root/<name>"``. Order:
+    the order of the state. Only numeric hyperparameters appear: ``inject_hyperparams`` keeps
+    booleans and ``None`` (e.g. ``sgd``'s default ``momentum=None``) out of its state.
 
     Args:
       opt_state: an Optax optimizer state (any nesting), or ``nnx.Optimizer(...).opt_state``.
@@ -143,8 +155,10 @@ def hyperparams(opt_state: Any) -> dict[str, jax.Array]:
       >>> state = opt.init(params)
       >>> for _ in range(3):
       ...     updates, state = opt.update(jnp.ones(2), state, params)
-      >>> {k: round(float(v), 4) for k, v in jaxdecay.hyperparams(state).items()}
-      {'learning_rate': 0.08, 'momentum': 0.9}
+      >>> for key, value in sorted(jaxdecay.hyperparams(state).items()):
+      ...     print(f"{key}: {float(value):.4f}")
+      learning_rate: 0.0800
+      momentum: 0.9000
     """
     entries: list[_Entry] = []
     _walk(opt_state, (), entries)

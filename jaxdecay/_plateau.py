@@ -177,10 +177,14 @@ def reduce_on_plateau(
       >>> import jaxdecay
       >>> plateau = jaxdecay.reduce_on_plateau(factor=0.5, patience=1)
       >>> state = plateau.init(jnp.zeros(3))
+      >>> scales = []
       >>> for loss in [1.0, 0.9, 0.9, 0.9, 0.9, 0.8]:
       ...     updates, state = plateau.update(jnp.ones(3), state, value=loss)
-      ...     print(f"{float(state.scale):.2f}", end=" ")
+      ...     scales.append(f"{float(state.scale):.2f}")
+      >>> print(" ".join(scales))
       1.00 1.00 1.00 0.50 0.50 0.50
+      >>> print(f"{float(updates[0]):.2f}")  # the updates are scaled
+      0.50
 
     References:
       PyTorch, `ReduceLROnPlateau
