@@ -45,6 +45,16 @@ def _unwrap(node: Any) -> Any:
     return node
 
 
+def _opt_state(obj: Any) -> Any:
+    # Accept a flax.nnx.Optimizer itself for its `opt_state`.
+    if "flax.nnx" in sys.modules:
+        from flax import nnx
+
+        if isinstance(obj, nnx.Optimizer):
+            return obj.opt_state
+    return obj
+
+
 def _is_plateau_state(node: Any) -> bool:
     if isinstance(node, ReduceOnPlateauState):
         return True
@@ -139,7 +149,8 @@ def hyperparams(opt_state: Any) -> dict[str, jax.Array]:
     booleans and ``None`` (e.g. ``sgd``'s default ``momentum=None``) out of its state.
 
     Args:
-      opt_state: an Optax optimizer state (any nesting), or ``nnx.Optimizer(...).opt_state``.
+      opt_state: an Optax optimizer state (any nesting), or a ``flax.nnx.Optimizer`` (or its
+        ``opt_state``).
 
     Returns:
       A dict from key to ``jax.Array`` (empty when nothing was found). Under ``jax.jit`` the
@@ -161,7 +172,7 @@ def hyperparams(opt_state: Any) -> dict[str, jax.Array]:
       momentum: 0.9000
     """
     entries: list[_Entry] = []
-    _walk(opt_state, (), entries)
+    _walk(_opt_state(opt_state), (), entries)
     return dict(zip(_keys(entries), (e.value for e in entries), strict=True))
 
 
@@ -196,7 +207,7 @@ def effective_learning_rate(opt_state: Any, *, key: str | None = None) -> jax.Ar
     in another ``multi_transform`` group.
 
     Args:
-      opt_state: an Optax optimizer state, or ``nnx.Optimizer(...).opt_state``.
+      opt_state: an Optax optimizer state, or a ``flax.nnx.Optimizer`` (or its ``opt_state``).
       key: which learning rate, by its :func:`hyperparams` key (``"adam/learning_rate"``);
         needed only when the state holds more than one.
 
@@ -222,7 +233,7 @@ def effective_learning_rate(opt_state: Any, *, key: str | None = None) -> jax.Ar
       0.050
     """
     entries: list[_Entry] = []
-    _walk(opt_state, (), entries)
+    _walk(_opt_state(opt_state), (), entries)
     keys = _keys(entries)
     lrs = [
         (k, e)

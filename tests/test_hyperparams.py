@@ -248,6 +248,7 @@ def test_flax_nnx_optimizer_under_nnx_jit():
         nnx_step(model, optimizer)
         params, ref_state = ref_step(params, ref_state)
         hp = hyperparams(optimizer.opt_state)
+        chex.assert_trees_all_equal(hyperparams(optimizer), hp)  # the optimizer itself works too
         assert set(hp) == {"learning_rate", "momentum", "scale"}
         assert all(isinstance(v, jax.Array) for v in hp.values())
         np.testing.assert_allclose(hp["learning_rate"], LR(t), rtol=1e-6)
