@@ -280,7 +280,14 @@ def reduce_on_plateau(
                 raise ValueError(f"`value` must be a scalar metric, got shape {value.shape}")
             state = decide(state, value.astype(state.avg_value.dtype))
         scale = state.scale
-        updates = jax.tree.map(lambda g: (g * scale).astype(jnp.result_type(g)), updates)
-        return updates, state
+
+        def rescale(g: jax.Array) -> jax.Array:
+            # Multiply in the wider of the two dtypes, return the update's own dtype (explicit
+            # casts, so strict dtype promotion is fine too).
+            g = jnp.asarray(g)
+            wide = g.dtype if g.dtype.itemsize > scale.dtype.itemsize else scale.dtype
+            return (g.astype(wide) * scale.astype(wide)).astype(g.dtype)
+
+        return jax.tree.map(rescale, updates), state
 
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)
