@@ -105,7 +105,7 @@ def reduce_on_plateau(
     :math:`c` ``cooldown_count``, :math:`C` ``cooldown``, :math:`p` ``patience``, :math:`f`
     ``factor``, :math:`s` ``scale`` and :math:`s_{min}` ``min_scale``. So the scale is reduced at
     the ``patience + 1``-th decision in a row without improvement, then not again for ``cooldown``
-    decisions.
+    decisions. A NaN metric never improves (as in PyTorch).
 
     The update that completes a group is already scaled by the scale *after* its decision (as in
     ``optax.contrib.reduce_on_plateau``), so feeding the validation loss of epoch ``e`` to the
@@ -155,7 +155,8 @@ def reduce_on_plateau(
         1``.
       mode: ``"min"`` (lower is better, e.g. a loss) or ``"max"`` (higher is better, e.g. an
         accuracy).
-      accumulation_size: number of ``value`` s averaged into one decision, integer ``>= 1``.
+      accumulation_size: how many metric values are averaged into one decision, integer
+        ``>= 1``.
 
     ``factor``, ``patience``, ``threshold``, ``cooldown``, ``min_scale`` and ``accumulation_size``
     may be JAX arrays or tracers (for example under ``jax.vmap``); they are checked only when
