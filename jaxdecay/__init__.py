@@ -27,6 +27,8 @@ from jaxdecay._exponential import (
     natural_exp_decay,
     step_decay,
 )
+from jaxdecay._hyperparams import effective_learning_rate, hyperparams
+from jaxdecay._plateau import ReduceOnPlateauState, reduce_on_plateau
 from jaxdecay._polynomial import (
     constant_schedule,
     linear_schedule,
@@ -65,6 +67,11 @@ __all__ = [
     "polynomial_decay",
     "step_decay",
     "warmup_stable_decay",
+    # Metric-driven decay and logging.
+    "ReduceOnPlateauState",
+    "effective_learning_rate",
+    "hyperparams",
+    "reduce_on_plateau",
     # Schedules as data.
     "ConfigError",
     "ParseError",
