@@ -54,10 +54,10 @@ _SMALL = 64
 
 
 def _canonical(a: np.ndarray) -> np.ndarray:
-    """A concrete array of boundaries in the dtype JAX would give it (int32/float32 by default)."""
+    """Concrete boundaries: int32 (int64 under x64) when integers, else float64."""
     if np.issubdtype(a.dtype, np.integer) and (a.size == 0 or abs(a).max() < 2**31):
         return a.astype(jax.dtypes.canonicalize_dtype(np.int64))
-    return a.astype(jax.dtypes.canonicalize_dtype(np.float64))
+    return a.astype(np.float64)  # cast to the count's float dtype where compared
 
 
 class _Lookup:
@@ -166,26 +166,34 @@ def _all_concrete(xs: Any) -> bool:
     return V.is_concrete(xs)
 
 
-def _table(xs: Sequence[Any] | Any, dtype: Any) -> Any:
-    """A 1-D array of ``dtype``: a NumPy array when every entry is concrete (no per-entry
-    dispatch: 10,000 pieces cost nothing; lookups read literals), else a JAX array."""
-    if _all_concrete(xs):
-        return np.asarray(xs, dtype=dtype).reshape(-1)
-    return _as_array(xs).astype(dtype)
+class _Values:
+    """A list or array of hyperparameter values, held until a call fixes the dtype.
+
+    Concrete entries are kept as one float64 NumPy array (no per-entry dispatch: 10,000 pieces
+    cost nothing, and lookups read literals); traced ones as a JAX array. The dtype is chosen at
+    call time with :func:`float_dtype` (float64 under x64, float32 otherwise), from one
+    representative per kind of entry (``float_dtype`` over 10,000 entries would take 0.2 s).
+    """
+
+    def __init__(self, xs: Any):
+        entries = list(xs) if isinstance(xs, list | tuple) else [xs]
+        kinds: dict[Any, Any] = {}
+        for e in entries:
+            kinds.setdefault((type(e), getattr(e, "dtype", None), getattr(e, "weak_type", None)), e)
+        self.reps = tuple(kinds.values())
+        if _all_concrete(xs):
+            self.src: Any = np.asarray(xs, dtype=np.float64).reshape(-1)
+        else:
+            self.src = _as_array(xs)
+
+    def dtype(self, *extra: Any) -> Any:
+        return float_dtype(*self.reps, *extra)
+
+    def get(self, dtype: Any) -> Any:
+        return self.src.astype(dtype)
 
 
-def _values(xs: Any, *extra: Any) -> tuple[Any, Any]:
-    """``xs`` as a float array of the schedule's dtype (see :func:`float_dtype`)."""
-    entries = list(xs) if isinstance(xs, list | tuple) else [xs]
-    # One representative per kind of entry: float_dtype over 10,000 entries would take 0.2 s.
-    kinds: dict[Any, Any] = {}
-    for e in entries:
-        kinds.setdefault((type(e), getattr(e, "dtype", None), getattr(e, "weak_type", None)), e)
-    dtype = float_dtype(*kinds.values(), *extra)
-    return _table(xs, dtype), dtype
-
-
-def _cumprod_table(first: Any, factors: Sequence[Any], dtype: Any) -> Any:
+def _cumprod(first: Any, factors: Sequence[Any], dtype: Any) -> Any:
     """``[first, first*f1, (first*f1)*f2, ...]`` in ``dtype`` (Optax's order of products)."""
     if _all_concrete([first, *factors]):
         arr = np.asarray([np.asarray(first).item(), *(np.asarray(f).item() for f in factors)])
@@ -315,12 +323,12 @@ def piecewise_constant(
     V.check_sequence("values", values, min_len=1)
     V.check_same_length("values", values, "boundaries", boundaries, offset=1)
     _each(V.check_number, "values", values)
-    vals, _ = _values(values)
+    vals = _Values(values)
     lookup = _Lookup(bounds)
 
     def schedule(count: jax.typing.ArrayLike) -> jax.Array:
         t = as_count(count)
-        return lookup([vals], t)[0]
+        return lookup([vals.get(vals.dtype())], t)[0]
 
     return schedule
 
@@ -368,17 +376,18 @@ def piecewise_linear(
     V.check_sequence("values", values, min_len=1)
     V.check_same_length("values", values, "boundaries", boundaries)
     _each(V.check_number, "values", values)
-    ys, dtype = _values(values)
-    n = ys.shape[0]
+    vals = _Values(values)
+    n = vals.src.shape[0]
     # Segment i joins points i and i+1; it is found among the interior points.
     lookup = _Lookup(xs[1:-1])
-    segments = [xs[:-1], xs[1:], ys[:-1], ys[1:]]
 
     def schedule(count: jax.typing.ArrayLike) -> jax.Array:
         t = as_count(count)
+        dtype = vals.dtype()
+        ys = vals.get(dtype)
         if n == 1:
-            return jnp.broadcast_to(ys[0], jnp.shape(t))
-        x0, x1, y0, y1 = lookup(segments, t)
+            return jnp.broadcast_to(jnp.asarray(ys[0]), jnp.shape(t))
+        x0, x1, y0, y1 = lookup([xs[:-1], xs[1:], ys[:-1], ys[1:]], t)
         f = _frac(t, x0, x1 - x0, dtype)
         return (1 - f) * y0 + f * y1
 
@@ -431,13 +440,13 @@ def multistep_decay(
     _each(V.check_nonnegative, "milestones", milestones)
     ms = _boundary_array(milestones)
     ms = np.sort(ms) if isinstance(ms, np.ndarray) else jnp.sort(ms)
-    dtype = float_dtype(init_value, gamma)
-    table = _cumprod_table(init_value, [gamma] * ms.shape[0], dtype)
+    n = ms.shape[0]
     lookup = _Lookup(ms)
 
     def schedule(count: jax.typing.ArrayLike) -> jax.Array:
         t = as_count(count)
-        return lookup([table], t)[0]
+        dtype = float_dtype(init_value, gamma)
+        return lookup([_cumprod(init_value, [gamma] * n, dtype)], t)[0]
 
     return schedule
 
@@ -483,13 +492,13 @@ def piecewise_constant_schedule(
     """
     V.check_number("init_value", init_value)
     bounds_np, scales = _boundaries_and_scales("piecewise_constant_schedule", boundaries_and_scales)
-    dtype = float_dtype(init_value, *scales)
+    reps = _Values(scales).reps
     lookup = _Lookup(bounds_np)
-    # Same association as Optax: ((v0 * s1) * s2) * ...
-    table = _cumprod_table(init_value, scales, dtype)
 
     def schedule(count: jax.typing.ArrayLike) -> jax.Array:
         t = as_count(count)
+        # Same association as Optax: ((v0 * s1) * s2) * ...
+        table = _cumprod(init_value, scales, float_dtype(init_value, *reps))
         return lookup([table], t)[0]
 
     return schedule
@@ -553,19 +562,19 @@ def piecewise_interpolate_schedule(
     bounds_np, scales = _boundaries_and_scales(
         "piecewise_interpolate_schedule", boundaries_and_scales
     )
-    dtype = float_dtype(init_value, *scales)
+    reps = _Values(scales).reps
     interp = _linear_interpolate if interpolate_type == "linear" else _cosine_interpolate
     # Interval k runs from starts[k] for sizes[k] steps; the last one (k = n) holds v_n.
     starts_np = np.concatenate([np.zeros(1, bounds_np.dtype), bounds_np])
     sizes_np = np.concatenate([np.maximum(np.diff(starts_np), 1), np.ones(1, bounds_np.dtype)])
     lookup = _Lookup(bounds_np)
-    lo = _cumprod_table(init_value, scales, dtype)
-    hi = (np if isinstance(lo, np.ndarray) else jnp).concatenate([lo[1:], lo[-1:]])
-    tables = [starts_np, sizes_np, lo, hi]
 
     def schedule(count: jax.typing.ArrayLike) -> jax.Array:
         t = as_count(count)
-        start, size, a, b = lookup(tables, t)
+        dtype = float_dtype(init_value, *reps)
+        lo = _cumprod(init_value, scales, dtype)
+        hi = (np if isinstance(lo, np.ndarray) else jnp).concatenate([lo[1:], lo[-1:]])
+        start, size, a, b = lookup([starts_np, sizes_np, lo, hi], t)
         pct = _frac(t, start, size, dtype)
         return interp(a, b, pct).astype(dtype)
 

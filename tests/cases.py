@@ -54,8 +54,9 @@ def _linear(t, init_value, end_value, transition_steps, transition_begin=0):
     return _poly(t, init_value, end_value, 1.0, transition_steps, transition_begin)
 
 
-def _expo(t, init_value, transition_steps, decay_rate, transition_begin=0, staircase=False,
-          end_value=None):
+def _expo(
+    t, init_value, transition_steps, decay_rate, transition_begin=0, staircase=False, end_value=None
+):
     x = t - transition_begin
     p = x / transition_steps
     if staircase:
@@ -72,8 +73,7 @@ def _cos_optax(t, init_value, decay_steps, alpha=0.0, exponent=1.0):
     return init_value * ((1 - alpha) * cd**exponent + alpha)
 
 
-def _warmup_cos(t, init_value, peak_value, warmup_steps, decay_steps, end_value=0.0,
-                exponent=1.0):
+def _warmup_cos(t, init_value, peak_value, warmup_steps, decay_steps, end_value=0.0, exponent=1.0):
     W, D = float(warmup_steps), float(decay_steps) - float(warmup_steps)
     warm = _linear(t, init_value, peak_value, W)
     if D > 0:
@@ -85,12 +85,22 @@ def _warmup_cos(t, init_value, peak_value, warmup_steps, decay_steps, end_value=
     return np.where(t < W, warm, dec)
 
 
-def _warmup_expo(t, init_value, peak_value, warmup_steps, transition_steps, decay_rate,
-                 transition_begin=0, staircase=False, end_value=None):
+def _warmup_expo(
+    t,
+    init_value,
+    peak_value,
+    warmup_steps,
+    transition_steps,
+    decay_rate,
+    transition_begin=0,
+    staircase=False,
+    end_value=None,
+):
     W = float(warmup_steps)
     warm = _linear(t, init_value, peak_value, W)
-    dec = _expo(t - W, peak_value, transition_steps, decay_rate, transition_begin, staircase,
-                end_value)
+    dec = _expo(
+        t - W, peak_value, transition_steps, decay_rate, transition_begin, staircase, end_value
+    )
     return np.where(t < W, warm, dec)
 
 
@@ -121,18 +131,29 @@ def _interp_onecycle(t, bounds, values, kind):
     return np.where(t >= bounds[-1], values[-1], out)
 
 
-def _linear_onecycle(t, transition_steps, peak_value, pct_start=0.3, pct_final=0.85,
-                     div_factor=25.0, final_div_factor=1e4):
+def _linear_onecycle(
+    t,
+    transition_steps,
+    peak_value,
+    pct_start=0.3,
+    pct_final=0.85,
+    div_factor=25.0,
+    final_div_factor=1e4,
+):
     T = transition_steps
-    d = {int(pct_start * T): div_factor, int(pct_final * T): 1 / div_factor,
-         T: 1 / final_div_factor}
+    d = {
+        int(pct_start * T): div_factor,
+        int(pct_final * T): 1 / div_factor,
+        T: 1 / final_div_factor,
+    }
     b, s = zip(*sorted(d.items()), strict=True)
     vals = np.cumprod([peak_value / div_factor, *s])
     return _interp_onecycle(t, [0, *b], vals, "linear")
 
 
-def _cosine_onecycle(t, transition_steps, peak_value, pct_start=0.3, div_factor=25.0,
-                     final_div_factor=1e4):
+def _cosine_onecycle(
+    t, transition_steps, peak_value, pct_start=0.3, div_factor=25.0, final_div_factor=1e4
+):
     T = transition_steps
     d = {int(pct_start * T): div_factor, int(T): 1 / (div_factor * final_div_factor)}
     b, s = zip(*sorted(d.items()), strict=True)
@@ -179,7 +200,10 @@ def _step_decay(t, init_value, step_size, gamma=0.1):
 
 def _cosine_decay(t, init_value, decay_steps, end_value=0.0, exponent=1.0):
     c = np.minimum(t, decay_steps)
-    return end_value + (init_value - end_value) * (0.5 * (1 + np.cos(np.pi * c / decay_steps))) ** exponent
+    return (
+        end_value
+        + (init_value - end_value) * (0.5 * (1 + np.cos(np.pi * c / decay_steps))) ** exponent
+    )
 
 
 def _cosine_restarts(t, init_value, first_decay_steps, t_mul=2.0, m_mul=1.0, alpha=0.0):
@@ -202,8 +226,16 @@ def _cosine_restarts(t, init_value, first_decay_steps, t_mul=2.0, m_mul=1.0, alp
     return init_value * ((1 - alpha) * cd + alpha)
 
 
-def _one_cycle(t, max_value, total_steps, pct_start=0.3, anneal_strategy="cos", div_factor=25.0,
-               final_div_factor=1e4, three_phase=False):
+def _one_cycle(
+    t,
+    max_value,
+    total_steps,
+    pct_start=0.3,
+    anneal_strategy="cos",
+    div_factor=25.0,
+    final_div_factor=1e4,
+    three_phase=False,
+):
     # PyTorch OneCycleLR (for counts 0..total_steps-1), held after.
     init = max_value / div_factor
     final = init / final_div_factor
@@ -231,8 +263,9 @@ def _one_cycle(t, max_value, total_steps, pct_start=0.3, anneal_strategy="cos", 
     return out
 
 
-def _cyclic(t, base_value, max_value, step_size_up=2000, step_size_down=None, mode="triangular",
-            gamma=1.0):
+def _cyclic(
+    t, base_value, max_value, step_size_up=2000, step_size_down=None, mode="triangular", gamma=1.0
+):
     up = float(step_size_up)
     down = float(step_size_down) if step_size_down is not None else up
     total = up + down
@@ -250,8 +283,16 @@ def _cyclic(t, base_value, max_value, step_size_up=2000, step_size_down=None, mo
     return base_value + amp * f
 
 
-def _wsd(t, peak_value, warmup_steps, stable_steps, decay_steps, init_value=0.0, end_value=0.0,
-         decay_type="linear"):
+def _wsd(
+    t,
+    peak_value,
+    warmup_steps,
+    stable_steps,
+    decay_steps,
+    init_value=0.0,
+    end_value=0.0,
+    decay_type="linear",
+):
     W, S, D = float(warmup_steps), float(stable_steps), float(decay_steps)
     warm = init_value + (peak_value - init_value) * (t / W if W > 0 else 1.0)
     if D > 0:
@@ -279,175 +320,423 @@ def _const(t, value):
 _FAR = (10**6, 2**31 - 1)
 
 CASES: list[Case] = [
-    Case("constant_schedule", jd.constant_schedule, dict(value=0.3), _const,
-         sweeps={"value": [0.1, 1.5]}, grads=("value",)),
-    Case("linear_schedule", jd.linear_schedule,
-         dict(init_value=0.5, end_value=0.01, transition_steps=100, transition_begin=20), _linear,
-         sweeps={"init_value": [0.1, 1.0], "end_value": [0.0, 0.9], "transition_steps": [7, 300],
-                 "transition_begin": [0, 5]},
-         grads=("init_value", "end_value"), counts=(19, 20, 21, 70, 119, 120, 121),
-         zero_ok=("transition_begin", "transition_steps")),
-    Case("polynomial_schedule", jd.polynomial_schedule,
-         dict(init_value=1.0, end_value=0.01, power=0.5, transition_steps=60, transition_begin=3),
-         _poly,
-         sweeps={"power": [1.0, 2.0, 0.3], "transition_steps": [10, 1000], "init_value": [0.2],
-                 "transition_begin": [0, 11]},
-         grads=("init_value", "end_value", "power"), counts=(2, 3, 4, 30, 62, 63, 64),
-         zero_ok=("transition_begin", "transition_steps")),
-    Case("exponential_decay", jd.exponential_decay,
-         dict(init_value=0.1, transition_steps=100, decay_rate=0.9), _expo,
-         sweeps={"decay_rate": [0.95, 0.99, 0.5], "transition_steps": [1, 10, 1000],
-                 "init_value": [1.0]},
-         grads=("init_value", "decay_rate"), counts=(99, 100, 101, 250)),
-    Case("exponential_decay_staircase", jd.exponential_decay,
-         dict(init_value=0.1, transition_steps=30, decay_rate=0.5, transition_begin=10,
-              staircase=True, end_value=0.001), _expo,
-         sweeps={"decay_rate": [0.9, 0.1], "transition_steps": [7, 3], "transition_begin": [0],
-                 "end_value": [0.0, 0.05]},
-         grads=("init_value", "end_value"), counts=(9, 10, 39, 40, 41, 70, 190, 191),
-         zero_ok=("transition_begin",)),
-    Case("exponential_decay_growth", jd.exponential_decay,
-         dict(init_value=0.01, transition_steps=10, decay_rate=1.5, end_value=1.0), _expo,
-         sweeps={"decay_rate": [2.0, 1.1], "end_value": [0.5, 3.0]},
-         grads=("init_value", "decay_rate"), counts=(5, 10, 100, 114, 115)),
-    Case("cosine_decay_schedule", jd.cosine_decay_schedule,
-         dict(init_value=0.2, decay_steps=50, alpha=0.1, exponent=2.0), _cos_optax,
-         sweeps={"decay_steps": [1, 49, 1000], "alpha": [0.0, 0.5], "exponent": [1.0, 0.5]},
-         grads=("init_value", "alpha", "exponent"), counts=(25, 49, 50, 51)),
-    Case("warmup_constant_schedule", jd.warmup_constant_schedule,
-         dict(init_value=0.0, peak_value=0.3, warmup_steps=10),
-         lambda t, init_value, peak_value, warmup_steps: _linear(
-             t, init_value, peak_value, warmup_steps),
-         sweeps={"warmup_steps": [1, 100], "peak_value": [1.0]},
-         grads=("init_value", "peak_value"), counts=(9, 10, 11), zero_ok=("warmup_steps",)),
-    Case("warmup_cosine_decay_schedule", jd.warmup_cosine_decay_schedule,
-         dict(init_value=0.01, peak_value=1.0, warmup_steps=20, decay_steps=120, end_value=0.05,
-              exponent=1.0), _warmup_cos,
-         sweeps={"warmup_steps": [1, 50], "decay_steps": [21, 500], "peak_value": [0.5, 2.0],
-                 "exponent": [2.0]},
-         grads=("init_value", "peak_value", "end_value", "exponent"),
-         counts=(19, 20, 21, 70, 119, 120, 121), zero_ok=("warmup_steps",)),
-    Case("warmup_exponential_decay_schedule", jd.warmup_exponential_decay_schedule,
-         dict(init_value=0.0, peak_value=0.5, warmup_steps=10, transition_steps=20,
-              decay_rate=0.5, transition_begin=5, staircase=False, end_value=0.01),
-         _warmup_expo,
-         sweeps={"warmup_steps": [1, 30], "transition_steps": [3, 50], "decay_rate": [0.9],
-                 "peak_value": [1.0], "transition_begin": [0, 1]},
-         grads=("init_value", "peak_value", "decay_rate"),
-         counts=(9, 10, 11, 14, 15, 16, 35, 200), zero_ok=("warmup_steps", "transition_begin")),
-    Case("sgdr_schedule", jd.sgdr_schedule,
-         dict(cosine_kwargs=[
-             dict(init_value=0.0, peak_value=1.0, warmup_steps=5, decay_steps=30, end_value=0.0),
-             dict(init_value=0.1, peak_value=0.5, warmup_steps=0, decay_steps=50,
-                  end_value=0.01),
-         ]), _sgdr,
-         counts=(4, 5, 6, 29, 30, 31, 79, 80, 81)),
-    Case("linear_onecycle_schedule", jd.linear_onecycle_schedule,
-         dict(transition_steps=100, peak_value=0.4, pct_start=0.25, pct_final=0.8,
-              div_factor=20.0, final_div_factor=100.0), _linear_onecycle,
-         sweeps={"peak_value": [1.0], "transition_steps": [50, 1000], "div_factor": [10.0]},
-         grads=("peak_value", "div_factor"),
-         counts=(24, 25, 26, 79, 80, 81, 99, 100, 101), rtol=5e-5),
-    Case("cosine_onecycle_schedule", jd.cosine_onecycle_schedule,
-         dict(transition_steps=100, peak_value=0.4, pct_start=0.3, div_factor=25.0,
-              final_div_factor=1e4), _cosine_onecycle,
-         sweeps={"peak_value": [1.0], "transition_steps": [50, 1000], "pct_start": [0.5]},
-         grads=("peak_value", "div_factor", "final_div_factor"),
-         counts=(29, 30, 31, 99, 100, 101), rtol=5e-5),
-    Case("polynomial_decay", jd.polynomial_decay,
-         dict(init_value=0.1, decay_steps=100, power=2.0, end_value=0.001), _polynomial_decay,
-         sweeps={"decay_steps": [1, 10, 1000], "power": [0.5, 1.0], "end_value": [0.0]},
-         grads=("init_value", "power", "end_value"), counts=(50, 99, 100, 101)),
-    Case("polynomial_decay_cycle", jd.polynomial_decay,
-         dict(init_value=0.1, decay_steps=40, power=1.0, end_value=0.01, cycle=True),
-         _polynomial_decay,
-         sweeps={"decay_steps": [7, 100], "power": [0.5, 3.0]},
-         grads=("init_value", "end_value"), counts=(39, 40, 41, 79, 80, 81, 1000, 1001)),
-    Case("natural_exp_decay", jd.natural_exp_decay,
-         dict(init_value=0.1, decay_rate=0.05), _natural_exp,
-         sweeps={"decay_rate": [0.01, 0.5], "decay_steps": [10, 3]},
-         grads=("init_value", "decay_rate"), counts=(10, 100)),
-    Case("natural_exp_decay_staircase", jd.natural_exp_decay,
-         dict(init_value=0.1, decay_rate=0.5, decay_steps=7, staircase=True), _natural_exp,
-         sweeps={"decay_rate": [0.1, 1.0], "decay_steps": [1, 10]},
-         grads=("init_value", "decay_rate"), counts=(6, 7, 8, 13, 14, 15)),
-    Case("inverse_time_decay", jd.inverse_time_decay,
-         dict(init_value=0.1, decay_rate=0.5, decay_steps=10), _inverse_time,
-         sweeps={"decay_rate": [0.01, 2.0], "decay_steps": [1, 100]},
-         grads=("init_value", "decay_rate"), counts=(9, 10, 11, 100)),
-    Case("inverse_time_decay_staircase", jd.inverse_time_decay,
-         dict(init_value=0.1, decay_rate=1.0, decay_steps=10, staircase=True), _inverse_time,
-         sweeps={"decay_rate": [0.5], "decay_steps": [3, 30]},
-         grads=("init_value", "decay_rate"), counts=(9, 10, 11, 19, 20)),
-    Case("inverse_sqrt_decay", jd.inverse_sqrt_decay,
-         dict(init_value=0.01, warmup_steps=100), _inverse_sqrt,
-         sweeps={"warmup_steps": [1, 1000], "init_value": [0.1]},
-         grads=("init_value",), counts=(50, 99, 100, 101, 400), zero_ok=("warmup_steps",)),
-    Case("inverse_sqrt_decay_timescale", jd.inverse_sqrt_decay,
-         dict(init_value=0.01, warmup_steps=10, timescale=50), _inverse_sqrt,
-         sweeps={"warmup_steps": [1, 100], "timescale": [1, 1000]},
-         grads=("init_value", "timescale"), counts=(9, 10, 11, 60), zero_ok=("warmup_steps",)),
-    Case("step_decay", jd.step_decay, dict(init_value=0.1, step_size=10, gamma=0.5),
-         _step_decay,
-         sweeps={"step_size": [1, 3, 100], "gamma": [0.1, 0.9], "init_value": [1.0]},
-         grads=("init_value", "gamma"), counts=(9, 10, 11, 29, 30, 31, 299, 300)),
-    Case("cosine_decay", jd.cosine_decay,
-         dict(init_value=0.1, decay_steps=1000, end_value=0.001, exponent=1.0), _cosine_decay,
-         sweeps={"decay_steps": [1, 10, 5000], "end_value": [0.0, 0.05], "exponent": [2.0]},
-         grads=("init_value", "end_value", "exponent"), counts=(500, 999, 1000, 1001)),
-    Case("cosine_restarts", jd.cosine_restarts,
-         dict(init_value=0.1, first_decay_steps=10, t_mul=2.0, m_mul=0.5, alpha=0.01),
-         _cosine_restarts,
-         sweeps={"first_decay_steps": [3, 100], "t_mul": [1.0, 1.5, 3.0], "m_mul": [1.0, 0.9],
-                 "alpha": [0.0]},
-         grads=("init_value", "m_mul", "alpha"), counts=(9, 10, 11, 29, 30, 31, 69, 70, 71),
-         rtol=1e-4),
-    Case("cosine_restarts_tmul1", jd.cosine_restarts,
-         dict(init_value=0.1, first_decay_steps=20, t_mul=1.0, m_mul=0.9, alpha=0.0),
-         _cosine_restarts,
-         sweeps={"first_decay_steps": [7, 100], "m_mul": [1.0]},
-         grads=("init_value", "m_mul"), counts=(19, 20, 21, 39, 40, 41), rtol=1e-4),
-    Case("one_cycle", jd.one_cycle, dict(max_value=0.1, total_steps=100), _one_cycle,
-         sweeps={"max_value": [1.0], "total_steps": [10, 1000], "pct_start": [0.5, 0.1],
-                 "div_factor": [10.0], "final_div_factor": [100.0]},
-         grads=("max_value", "div_factor", "final_div_factor"),
-         counts=(28, 29, 30, 98, 99, 100), rtol=5e-5),
-    Case("one_cycle_linear_3phase", jd.one_cycle,
-         dict(max_value=0.5, total_steps=200, pct_start=0.25, anneal_strategy="linear",
-              three_phase=True), _one_cycle,
-         sweeps={"total_steps": [40, 1000], "pct_start": [0.3]},
-         grads=("max_value",), counts=(48, 49, 50, 97, 98, 99, 198, 199, 200), rtol=5e-5),
-    Case("cyclic_triangular", jd.cyclic,
-         dict(base_value=0.001, max_value=0.1, step_size_up=10), _cyclic,
-         sweeps={"step_size_up": [1, 100], "max_value": [1.0]},
-         grads=("base_value", "max_value"), counts=(9, 10, 11, 19, 20, 21)),
-    Case("cyclic_triangular2", jd.cyclic,
-         dict(base_value=0.01, max_value=0.1, step_size_up=5, step_size_down=15,
-              mode="triangular2"), _cyclic,
-         sweeps={"step_size_up": [2, 20], "step_size_down": [1, 30]},
-         grads=("base_value", "max_value"), counts=(4, 5, 6, 19, 20, 21, 45)),
-    Case("cyclic_exp_range", jd.cyclic,
-         dict(base_value=0.01, max_value=0.1, step_size_up=8, mode="exp_range", gamma=0.99),
-         _cyclic,
-         sweeps={"gamma": [0.9, 1.0], "step_size_up": [3]},
-         grads=("base_value", "max_value", "gamma"), counts=(7, 8, 9, 16, 17)),
-    Case("warmup_stable_decay", jd.warmup_stable_decay,
-         dict(peak_value=0.1, warmup_steps=10, stable_steps=30, decay_steps=20, init_value=0.001,
-              end_value=0.0001), _wsd,
-         sweeps={"warmup_steps": [1, 50], "stable_steps": [1, 100], "decay_steps": [1, 200]},
-         grads=("peak_value", "init_value", "end_value"),
-         counts=(9, 10, 11, 39, 40, 41, 59, 60, 61), zero_ok=("warmup_steps", "stable_steps",
-                                                              "decay_steps")),
-    Case("warmup_stable_decay_cosine", jd.warmup_stable_decay,
-         dict(peak_value=1.0, warmup_steps=5, stable_steps=0, decay_steps=40,
-              decay_type="cosine"), _wsd,
-         sweeps={"stable_steps": [10]}, grads=("peak_value",), counts=(4, 5, 6, 44, 45, 46),
-         zero_ok=("warmup_steps", "stable_steps")),
-    Case("warmup_stable_decay_sqrt", jd.warmup_stable_decay,
-         dict(peak_value=1.0, warmup_steps=0, stable_steps=10, decay_steps=40,
-              decay_type="sqrt", end_value=0.1), _wsd,
-         sweeps={"warmup_steps": [5]}, grads=("peak_value", "end_value"),
-         counts=(9, 10, 11, 49, 50, 51), zero_ok=("warmup_steps", "stable_steps")),
+    Case(
+        "constant_schedule",
+        jd.constant_schedule,
+        dict(value=0.3),
+        _const,
+        sweeps={"value": [0.1, 1.5]},
+        grads=("value",),
+    ),
+    Case(
+        "linear_schedule",
+        jd.linear_schedule,
+        dict(init_value=0.5, end_value=0.01, transition_steps=100, transition_begin=20),
+        _linear,
+        sweeps={
+            "init_value": [0.1, 1.0],
+            "end_value": [0.0, 0.9],
+            "transition_steps": [7, 300],
+            "transition_begin": [0, 5],
+        },
+        grads=("init_value", "end_value"),
+        counts=(19, 20, 21, 70, 119, 120, 121),
+        zero_ok=("transition_begin", "transition_steps"),
+    ),
+    Case(
+        "polynomial_schedule",
+        jd.polynomial_schedule,
+        dict(init_value=1.0, end_value=0.01, power=0.5, transition_steps=60, transition_begin=3),
+        _poly,
+        sweeps={
+            "power": [1.0, 2.0, 0.3],
+            "transition_steps": [10, 1000],
+            "init_value": [0.2],
+            "transition_begin": [0, 11],
+        },
+        grads=("init_value", "end_value", "power"),
+        counts=(2, 3, 4, 30, 62, 63, 64),
+        zero_ok=("transition_begin", "transition_steps"),
+    ),
+    Case(
+        "exponential_decay",
+        jd.exponential_decay,
+        dict(init_value=0.1, transition_steps=100, decay_rate=0.9),
+        _expo,
+        sweeps={
+            "decay_rate": [0.95, 0.99, 0.5],
+            "transition_steps": [1, 10, 1000],
+            "init_value": [1.0],
+        },
+        grads=("init_value", "decay_rate"),
+        counts=(99, 100, 101, 250),
+    ),
+    Case(
+        "exponential_decay_staircase",
+        jd.exponential_decay,
+        dict(
+            init_value=0.1,
+            transition_steps=30,
+            decay_rate=0.5,
+            transition_begin=10,
+            staircase=True,
+            end_value=0.001,
+        ),
+        _expo,
+        sweeps={
+            "decay_rate": [0.9, 0.1],
+            "transition_steps": [7, 3],
+            "transition_begin": [0],
+            "end_value": [0.0, 0.05],
+        },
+        grads=("init_value", "end_value"),
+        counts=(9, 10, 39, 40, 41, 70, 190, 191),
+        zero_ok=("transition_begin",),
+    ),
+    Case(
+        "exponential_decay_growth",
+        jd.exponential_decay,
+        dict(init_value=0.01, transition_steps=10, decay_rate=1.5, end_value=1.0),
+        _expo,
+        sweeps={"decay_rate": [2.0, 1.1], "end_value": [0.5, 3.0]},
+        grads=("init_value", "decay_rate"),
+        counts=(5, 10, 100, 114, 115),
+    ),
+    Case(
+        "cosine_decay_schedule",
+        jd.cosine_decay_schedule,
+        dict(init_value=0.2, decay_steps=50, alpha=0.1, exponent=2.0),
+        _cos_optax,
+        sweeps={"decay_steps": [1, 49, 1000], "alpha": [0.0, 0.5], "exponent": [1.0, 0.5]},
+        grads=("init_value", "alpha", "exponent"),
+        counts=(25, 49, 50, 51),
+    ),
+    Case(
+        "warmup_constant_schedule",
+        jd.warmup_constant_schedule,
+        dict(init_value=0.0, peak_value=0.3, warmup_steps=10),
+        lambda t, init_value, peak_value, warmup_steps: _linear(
+            t, init_value, peak_value, warmup_steps
+        ),
+        sweeps={"warmup_steps": [1, 100], "peak_value": [1.0]},
+        grads=("init_value", "peak_value"),
+        counts=(9, 10, 11),
+        zero_ok=("warmup_steps",),
+    ),
+    Case(
+        "warmup_cosine_decay_schedule",
+        jd.warmup_cosine_decay_schedule,
+        dict(
+            init_value=0.01,
+            peak_value=1.0,
+            warmup_steps=20,
+            decay_steps=120,
+            end_value=0.05,
+            exponent=1.0,
+        ),
+        _warmup_cos,
+        sweeps={
+            "warmup_steps": [1, 50],
+            "decay_steps": [21, 500],
+            "peak_value": [0.5, 2.0],
+            "exponent": [2.0],
+        },
+        grads=("init_value", "peak_value", "end_value", "exponent"),
+        counts=(19, 20, 21, 70, 119, 120, 121),
+        zero_ok=("warmup_steps",),
+    ),
+    Case(
+        "warmup_exponential_decay_schedule",
+        jd.warmup_exponential_decay_schedule,
+        dict(
+            init_value=0.0,
+            peak_value=0.5,
+            warmup_steps=10,
+            transition_steps=20,
+            decay_rate=0.5,
+            transition_begin=5,
+            staircase=False,
+            end_value=0.01,
+        ),
+        _warmup_expo,
+        sweeps={
+            "warmup_steps": [1, 30],
+            "transition_steps": [3, 50],
+            "decay_rate": [0.9],
+            "peak_value": [1.0],
+            "transition_begin": [0, 1],
+        },
+        grads=("init_value", "peak_value", "decay_rate"),
+        counts=(9, 10, 11, 14, 15, 16, 35, 200),
+        zero_ok=("warmup_steps", "transition_begin"),
+    ),
+    Case(
+        "sgdr_schedule",
+        jd.sgdr_schedule,
+        dict(
+            cosine_kwargs=[
+                dict(init_value=0.0, peak_value=1.0, warmup_steps=5, decay_steps=30, end_value=0.0),
+                dict(
+                    init_value=0.1, peak_value=0.5, warmup_steps=0, decay_steps=50, end_value=0.01
+                ),
+            ]
+        ),
+        _sgdr,
+        counts=(4, 5, 6, 29, 30, 31, 79, 80, 81),
+    ),
+    Case(
+        "linear_onecycle_schedule",
+        jd.linear_onecycle_schedule,
+        dict(
+            transition_steps=100,
+            peak_value=0.4,
+            pct_start=0.25,
+            pct_final=0.8,
+            div_factor=20.0,
+            final_div_factor=100.0,
+        ),
+        _linear_onecycle,
+        sweeps={"peak_value": [1.0], "transition_steps": [50, 1000], "div_factor": [10.0]},
+        grads=("peak_value", "div_factor"),
+        counts=(24, 25, 26, 79, 80, 81, 99, 100, 101),
+        rtol=5e-5,
+    ),
+    Case(
+        "cosine_onecycle_schedule",
+        jd.cosine_onecycle_schedule,
+        dict(
+            transition_steps=100,
+            peak_value=0.4,
+            pct_start=0.3,
+            div_factor=25.0,
+            final_div_factor=1e4,
+        ),
+        _cosine_onecycle,
+        sweeps={"peak_value": [1.0], "transition_steps": [50, 1000], "pct_start": [0.5]},
+        grads=("peak_value", "div_factor", "final_div_factor"),
+        counts=(29, 30, 31, 99, 100, 101),
+        rtol=5e-5,
+    ),
+    Case(
+        "polynomial_decay",
+        jd.polynomial_decay,
+        dict(init_value=0.1, decay_steps=100, power=2.0, end_value=0.001),
+        _polynomial_decay,
+        sweeps={"decay_steps": [1, 10, 1000], "power": [0.5, 1.0], "end_value": [0.0]},
+        grads=("init_value", "power", "end_value"),
+        counts=(50, 99, 100, 101),
+    ),
+    Case(
+        "polynomial_decay_cycle",
+        jd.polynomial_decay,
+        dict(init_value=0.1, decay_steps=40, power=1.0, end_value=0.01, cycle=True),
+        _polynomial_decay,
+        sweeps={"decay_steps": [7, 100], "power": [0.5, 3.0]},
+        grads=("init_value", "end_value"),
+        counts=(39, 40, 41, 79, 80, 81, 1000, 1001),
+    ),
+    Case(
+        "natural_exp_decay",
+        jd.natural_exp_decay,
+        dict(init_value=0.1, decay_rate=0.05),
+        _natural_exp,
+        sweeps={"decay_rate": [0.01, 0.5], "decay_steps": [10, 3]},
+        grads=("init_value", "decay_rate"),
+        counts=(10, 100),
+    ),
+    Case(
+        "natural_exp_decay_staircase",
+        jd.natural_exp_decay,
+        dict(init_value=0.1, decay_rate=0.5, decay_steps=7, staircase=True),
+        _natural_exp,
+        sweeps={"decay_rate": [0.1, 1.0], "decay_steps": [1, 10]},
+        grads=("init_value", "decay_rate"),
+        counts=(6, 7, 8, 13, 14, 15),
+    ),
+    Case(
+        "inverse_time_decay",
+        jd.inverse_time_decay,
+        dict(init_value=0.1, decay_rate=0.5, decay_steps=10),
+        _inverse_time,
+        sweeps={"decay_rate": [0.01, 2.0], "decay_steps": [1, 100]},
+        grads=("init_value", "decay_rate"),
+        counts=(9, 10, 11, 100),
+    ),
+    Case(
+        "inverse_time_decay_staircase",
+        jd.inverse_time_decay,
+        dict(init_value=0.1, decay_rate=1.0, decay_steps=10, staircase=True),
+        _inverse_time,
+        sweeps={"decay_rate": [0.5], "decay_steps": [3, 30]},
+        grads=("init_value", "decay_rate"),
+        counts=(9, 10, 11, 19, 20),
+    ),
+    Case(
+        "inverse_sqrt_decay",
+        jd.inverse_sqrt_decay,
+        dict(init_value=0.01, warmup_steps=100),
+        _inverse_sqrt,
+        sweeps={"warmup_steps": [1, 1000], "init_value": [0.1]},
+        grads=("init_value",),
+        counts=(50, 99, 100, 101, 400),
+        zero_ok=("warmup_steps",),
+    ),
+    Case(
+        "inverse_sqrt_decay_timescale",
+        jd.inverse_sqrt_decay,
+        dict(init_value=0.01, warmup_steps=10, timescale=50),
+        _inverse_sqrt,
+        sweeps={"warmup_steps": [1, 100], "timescale": [1, 1000]},
+        grads=("init_value", "timescale"),
+        counts=(9, 10, 11, 60),
+        zero_ok=("warmup_steps",),
+    ),
+    Case(
+        "step_decay",
+        jd.step_decay,
+        dict(init_value=0.1, step_size=10, gamma=0.5),
+        _step_decay,
+        sweeps={"step_size": [1, 3, 100], "gamma": [0.1, 0.9], "init_value": [1.0]},
+        grads=("init_value", "gamma"),
+        counts=(9, 10, 11, 29, 30, 31, 299, 300),
+    ),
+    Case(
+        "cosine_decay",
+        jd.cosine_decay,
+        dict(init_value=0.1, decay_steps=1000, end_value=0.001, exponent=1.0),
+        _cosine_decay,
+        sweeps={"decay_steps": [1, 10, 5000], "end_value": [0.0, 0.05], "exponent": [2.0]},
+        grads=("init_value", "end_value", "exponent"),
+        counts=(500, 999, 1000, 1001),
+    ),
+    Case(
+        "cosine_restarts",
+        jd.cosine_restarts,
+        dict(init_value=0.1, first_decay_steps=10, t_mul=2.0, m_mul=0.5, alpha=0.01),
+        _cosine_restarts,
+        sweeps={
+            "first_decay_steps": [3, 100],
+            "t_mul": [1.0, 1.5, 3.0],
+            "m_mul": [1.0, 0.9],
+            "alpha": [0.0],
+        },
+        grads=("init_value", "m_mul", "alpha"),
+        counts=(9, 10, 11, 29, 30, 31, 69, 70, 71),
+        rtol=1e-4,
+    ),
+    Case(
+        "cosine_restarts_tmul1",
+        jd.cosine_restarts,
+        dict(init_value=0.1, first_decay_steps=20, t_mul=1.0, m_mul=0.9, alpha=0.0),
+        _cosine_restarts,
+        sweeps={"first_decay_steps": [7, 100], "m_mul": [1.0]},
+        grads=("init_value", "m_mul"),
+        counts=(19, 20, 21, 39, 40, 41),
+        rtol=1e-4,
+    ),
+    Case(
+        "one_cycle",
+        jd.one_cycle,
+        dict(max_value=0.1, total_steps=100),
+        _one_cycle,
+        sweeps={
+            "max_value": [1.0],
+            "total_steps": [10, 1000],
+            "pct_start": [0.5, 0.1],
+            "div_factor": [10.0],
+            "final_div_factor": [100.0],
+        },
+        grads=("max_value", "div_factor", "final_div_factor"),
+        counts=(28, 29, 30, 98, 99, 100),
+        rtol=5e-5,
+    ),
+    Case(
+        "one_cycle_linear_3phase",
+        jd.one_cycle,
+        dict(
+            max_value=0.5,
+            total_steps=200,
+            pct_start=0.25,
+            anneal_strategy="linear",
+            three_phase=True,
+        ),
+        _one_cycle,
+        sweeps={"total_steps": [40, 1000], "pct_start": [0.3]},
+        grads=("max_value",),
+        counts=(48, 49, 50, 97, 98, 99, 198, 199, 200),
+        rtol=5e-5,
+    ),
+    Case(
+        "cyclic_triangular",
+        jd.cyclic,
+        dict(base_value=0.001, max_value=0.1, step_size_up=10),
+        _cyclic,
+        sweeps={"step_size_up": [1, 100], "max_value": [1.0]},
+        grads=("base_value", "max_value"),
+        counts=(9, 10, 11, 19, 20, 21),
+    ),
+    Case(
+        "cyclic_triangular2",
+        jd.cyclic,
+        dict(base_value=0.01, max_value=0.1, step_size_up=5, step_size_down=15, mode="triangular2"),
+        _cyclic,
+        sweeps={"step_size_up": [2, 20], "step_size_down": [1, 30]},
+        grads=("base_value", "max_value"),
+        counts=(4, 5, 6, 19, 20, 21, 45),
+    ),
+    Case(
+        "cyclic_exp_range",
+        jd.cyclic,
+        dict(base_value=0.01, max_value=0.1, step_size_up=8, mode="exp_range", gamma=0.99),
+        _cyclic,
+        sweeps={"gamma": [0.9, 1.0], "step_size_up": [3]},
+        grads=("base_value", "max_value", "gamma"),
+        counts=(7, 8, 9, 16, 17),
+    ),
+    Case(
+        "warmup_stable_decay",
+        jd.warmup_stable_decay,
+        dict(
+            peak_value=0.1,
+            warmup_steps=10,
+            stable_steps=30,
+            decay_steps=20,
+            init_value=0.001,
+            end_value=0.0001,
+        ),
+        _wsd,
+        sweeps={"warmup_steps": [1, 50], "stable_steps": [1, 100], "decay_steps": [1, 200]},
+        grads=("peak_value", "init_value", "end_value"),
+        counts=(9, 10, 11, 39, 40, 41, 59, 60, 61),
+        zero_ok=("warmup_steps", "stable_steps", "decay_steps"),
+    ),
+    Case(
+        "warmup_stable_decay_cosine",
+        jd.warmup_stable_decay,
+        dict(peak_value=1.0, warmup_steps=5, stable_steps=0, decay_steps=40, decay_type="cosine"),
+        _wsd,
+        sweeps={"stable_steps": [10]},
+        grads=("peak_value",),
+        counts=(4, 5, 6, 44, 45, 46),
+        zero_ok=("warmup_steps", "stable_steps"),
+    ),
+    Case(
+        "warmup_stable_decay_sqrt",
+        jd.warmup_stable_decay,
+        dict(
+            peak_value=1.0,
+            warmup_steps=0,
+            stable_steps=10,
+            decay_steps=40,
+            decay_type="sqrt",
+            end_value=0.1,
+        ),
+        _wsd,
+        sweeps={"warmup_steps": [5]},
+        grads=("peak_value", "end_value"),
+        counts=(9, 10, 11, 49, 50, 51),
+        zero_ok=("warmup_steps", "stable_steps"),
+    ),
 ]
 
 FAR_COUNTS = _FAR
