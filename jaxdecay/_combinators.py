@@ -350,6 +350,10 @@ def shift(schedule: ScheduleLike, steps: jax.typing.ArrayLike) -> Callable[..., 
 
     def fn(count: jax.typing.ArrayLike) -> jax.Array:
         t = as_count(count)
+        if _is_int(t) and _is_int(steps):
+            # A negative shift must not overflow: hold the value reached at the largest count.
+            top = jnp.iinfo(t.dtype).max + jnp.minimum(jnp.asarray(steps, t.dtype), 0)
+            t = jnp.minimum(t, top)
         return _float(schedule(jnp.maximum(t - steps, 0)))
 
     return fn
@@ -476,7 +480,8 @@ def stretch(schedule: ScheduleLike, factor: jax.typing.ArrayLike) -> Callable[..
         c = jnp.asarray(factor, dtype)
         q = tf / c
         r = jnp.round(q)
-        q = jnp.where(r * c == tf, r, q)
+        # Snap to the exact integer (value only: the gradient stays that of t / c).
+        q = jnp.where(r * c == tf, q + jax.lax.stop_gradient(r - q), q)
         return _float(schedule(q))
 
     return fn

@@ -635,19 +635,32 @@ def join_schedules(
     xp = np if isinstance(bounds, np.ndarray) else jnp
     tables = [np.arange(n, dtype=np.int32), xp.concatenate([xp.zeros(1, bounds.dtype), bounds])]
 
+    dtypes: dict[Any, Any] = {}
+
+    def out_dtype(count_dtype: Any) -> Any:
+        """The common float dtype of the pieces' outputs (abstract evaluation, cached)."""
+        key = (np.dtype(count_dtype), bool(jax.config.jax_enable_x64))
+        if key not in dtypes:
+            spec = jax.ShapeDtypeStruct((), count_dtype)
+            dtypes[key] = jnp.result_type(
+                *(_as_float(jax.eval_shape(f, spec)).dtype for f in pieces)
+            )
+        return dtypes[key]
+
     def schedule(count: jax.typing.ArrayLike) -> jax.Array:
         t = as_count(count)
         if n == 1:
             return _as_float(pieces[0](t))
         idx, start = lookup(tables, t)
         local = t - start
-        spec = jax.ShapeDtypeStruct(jnp.shape(local), local.dtype)
-        dtype = jnp.result_type(*(_as_float(jax.eval_shape(f, spec)).dtype for f in pieces))
+        dtype = out_dtype(local.dtype)
 
         def run(f: Callable[[Any], Any]) -> Callable[[Any], jax.Array]:
             return lambda x: jnp.broadcast_to(jnp.asarray(f(x), dtype), jnp.shape(x))
 
         if jnp.ndim(t) == 0:
+            if V.is_concrete(idx):  # eager: call the active piece only, nothing to compile
+                return run(pieces[int(idx)])(local)
             return lax.switch(idx, [run(f) for f in pieces], local)
         return lax.select_n(idx, *(run(f)(local) for f in pieces))
 
