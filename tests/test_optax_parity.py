@@ -185,6 +185,6 @@ def test_vmap_over_step_counts_optax_refuses():
         lambda n: jd.warmup_cosine_decay_schedule(0.0, 0.1, n, 2000),
         lambda n: jd.warmup_constant_schedule(0.0, 0.1, n),
     ):
-        got = jax.jit(jax.vmap(lambda n: build(n)(t)))(steps)
+        got = jax.jit(jax.vmap(lambda n, build=build: build(n)(t)))(steps)
         want = np.array([float(build(int(n))(t)) for n in steps])
         np.testing.assert_allclose(np.asarray(got), want, rtol=1e-6)
