@@ -28,7 +28,9 @@ def _random_bas(rng, n, float_keys=False):
     if float_keys:
         keys = keys + 0.5
     scales = rng.uniform(0.3, 1.5, size=n)
-    return {(float(k) if float_keys else int(k)): float(s) for k, s in zip(keys, scales)}
+    return {
+        (float(k) if float_keys else int(k)): float(s) for k, s in zip(keys, scales, strict=True)
+    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -146,7 +148,7 @@ def test_multistep_decay_matches_torch_semantics(seed):
 def test_multistep_decay_traced_milestones_are_sorted_inside():
     f = jax.jit(jax.vmap(lambda m: jd.multistep_decay(1.0, m, 0.5)(jnp.arange(40))))
     ms = jnp.asarray([[30, 10, 10], [10, 10, 30], [35, 0, 20]])
-    for row, got in zip(np.asarray(ms), np.asarray(f(ms))):
+    for row, got in zip(np.asarray(ms), np.asarray(f(ms)), strict=True):
         want = 0.5 ** (row[None, :] <= np.arange(40)[:, None]).sum(1)
         np.testing.assert_allclose(got, want, rtol=1e-6)
 
@@ -238,7 +240,7 @@ def test_join_schedules_switches_exactly_at_each_boundary():
 def test_piecewise_linear_is_continuous_and_hits_every_point():
     xs, ys = [0, 7, 8, 30], [0.0, 0.7, 0.1, 0.5]
     s = jd.piecewise_linear(xs, ys)
-    for x, y in zip(xs, ys):
+    for x, y in zip(xs, ys, strict=True):
         assert float(s(x)) == pytest.approx(y, abs=1e-7)
         assert float(jax.jit(s)(x)) == pytest.approx(y, abs=1e-7)
     fine = np.linspace(0, 40, 4001, dtype=np.float32)
