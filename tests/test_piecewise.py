@@ -434,3 +434,13 @@ def test_traced_boundaries_are_not_checked_but_keys_must_be_static():
     assert float(out) == 0.5
     with pytest.raises(TypeError, match="static"):
         jax.jit(lambda k: jd.piecewise_constant_schedule(1.0, {k: 0.5})(7))(jnp.int32(5))
+
+
+def test_join_schedules_with_many_pieces_selects_under_jit():
+    # More than 8 pieces: a traced scalar count selects among all pieces (no 80 ms/branch switch).
+    n = _piecewise._SWITCH_MAX + 4
+    pieces = [optax.linear_schedule(1.0 - i / n, 0.5 - i / (2 * n), 7) for i in range(n)]
+    bounds = [7 * (i + 1) for i in range(n - 1)]
+    ours, theirs = jax.jit(jd.join_schedules(pieces, bounds)), optax.join_schedules(pieces, bounds)
+    for c in (0, 6, 7, 8, 13, 14, 50, 76, 77, 200):
+        np.testing.assert_allclose(float(ours(c)), float(theirs(c)), rtol=1e-6)
