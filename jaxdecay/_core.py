@@ -219,6 +219,9 @@ def _fmt_value(v: Any) -> str:
         a = np.asarray(v)
         if a.ndim == 0:
             return _fmt_float(a)
+        if a.ndim == 1 and (a.dtype == np.float64 or np.issubdtype(a.dtype, np.integer)):
+            # Fast path (repr runs whenever jax.jit names a schedule: 10,000 boundaries).
+            return "[" + ", ".join(map(repr, a.tolist())) + "]"
         return "[" + ", ".join(_fmt_value(e) for e in a) + "]"
     if isinstance(v, list | tuple):
         return "[" + ", ".join(_fmt_value(e) for e in v) + "]"
