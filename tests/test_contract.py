@@ -233,3 +233,21 @@ def test_schedule_is_a_pytree(case):
     chex.assert_trees_all_close(f(s, t), s(t), rtol=1e-6)
     s2 = _build(case, **{k: v * 0.5 for k, v in arrays.items()})
     chex.assert_trees_all_close(f(s2, t), s2(t), rtol=1e-6)
+
+
+def test_every_registered_constructor_has_a_case():
+    covered = {c.factory.__name__ for c in CASES}
+    missing = sorted(set(jd.registry()) - covered)
+    assert not missing, f"constructors without a contract Case: {missing}"
+
+
+SWEPT = ("transition_steps", "decay_steps", "warmup_steps", "peak_value", "decay_rate")
+
+
+@pytest.mark.parametrize("name", sorted(jd.registry()))
+def test_named_hyperparameters_are_swept(name):
+    # The acceptance list: vmap over these works wherever a schedule has them.
+    params = inspect.signature(jd.registry()[name]).parameters
+    wanted = {p for p in SWEPT if p in params}
+    swept = {k for c in CASES if c.factory.__name__ == name for k in c.sweeps}
+    assert wanted <= swept, f"{name}: not swept {sorted(wanted - swept)}"
