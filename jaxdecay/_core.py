@@ -275,7 +275,7 @@ def float_dtype(*values: Any) -> jnp.dtype:
             continue
         d = jax.dtypes.canonicalize_dtype(np.result_type(v) if not hasattr(v, "dtype") else v.dtype)
         if jnp.issubdtype(d, jnp.floating):
-            dt = d if dt is None else jnp.promote_types(dt, d)
+            dt = d if dt is None else jax.dtypes.canonicalize_dtype(np.promote_types(dt, d))
     return dt if dt is not None else jnp.result_type(float)
 
 
@@ -298,7 +298,7 @@ def floor_div(t: jax.Array, s: jax.Array, dtype: Any) -> jax.Array:
     s = jnp.asarray(s)
     if jnp.issubdtype(t.dtype, jnp.integer) and jnp.issubdtype(s.dtype, jnp.integer):
         s = jnp.maximum(s, 1)
-        dt = jnp.promote_types(t.dtype, s.dtype)
+        dt = jax.dtypes.canonicalize_dtype(np.promote_types(t.dtype, s.dtype))
         return jnp.floor_divide(t.astype(dt), s.astype(dt)).astype(dtype)
     tf = t.astype(dtype)
     sf = s.astype(dtype)
