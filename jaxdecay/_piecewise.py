@@ -112,6 +112,11 @@ class _Lookup:
         n, shape = self.n, jnp.shape(t)
         if n == 0:
             return [jnp.broadcast_to(jnp.asarray(tab[0]), shape) for tab in tables]
+        t = jnp.asarray(t)
+        common = jax.dtypes.canonicalize_dtype(np.promote_types(t.dtype, self.bounds.dtype))
+        if t.dtype != common or self.bounds.dtype != common:
+            # Compare in one explicit dtype (also under strict dtype promotion).
+            return _Lookup(self.bounds.astype(common))(tables, t.astype(common))
         traced = isinstance(t, jax.core.Tracer)
         if traced and np.size(t) <= _SMALL:
             idx = self._search(t, unroll=0)
@@ -126,13 +131,20 @@ class _Lookup:
         return [jnp.take(tab, idx, mode="clip") for tab in tables]
 
 
+def _sub(a: Any, b: Any) -> jax.Array:
+    """``a - b`` in their common dtype, cast explicitly (also under strict dtype promotion)."""
+    a, b = jnp.asarray(a), jnp.asarray(b)
+    common = jax.dtypes.canonicalize_dtype(np.promote_types(a.dtype, b.dtype))
+    return a.astype(common) - b.astype(common)
+
+
 def _frac(t: jax.Array, start: jax.Array, length: jax.Array, dtype: Any) -> jax.Array:
     """``clip((t - start) / length, 0, 1)``; a length of 0 counts as done. NaN-free gradients.
 
     ``t - start`` is taken before the cast to float, so integer counts and boundaries subtract
     exactly even beyond float32's 2**24.
     """
-    x = jnp.asarray(t - start).astype(dtype)
+    x = _sub(t, start).astype(dtype)
     length = jnp.asarray(length).astype(dtype)
     ok = length > 0
     frac = jnp.where(ok, x / jnp.where(ok, length, 1), jnp.where(x >= 0, 1.0, 0.0))
@@ -660,7 +672,7 @@ def join_schedules(
         if n == 1:
             return _as_float(pieces[0](t))
         idx, start = lookup(tables, t)
-        local = t - start
+        local = _sub(t, start)
         if jnp.ndim(t) == 0 and V.is_concrete(idx):  # eager: only the active piece runs
             return _as_float(pieces[int(idx)](local)).astype(out_dtype(local.dtype))
         if jnp.ndim(t) == 0 and n <= _SWITCH_MAX:
