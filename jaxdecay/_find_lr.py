@@ -256,7 +256,9 @@ def find_lr(
     if num_steps < 2:
         raise ValueError(f"`num_steps` must be >= 2, got {num_steps!r}")
     _validate.check_range("smoothing", smoothing, 0.0, 1.0, high_inclusive=False)
-    _validate.check_range("diverge_factor", diverge_factor, 1.0, math.inf, low_inclusive=False)
+    _validate.check_range(
+        "diverge_factor", diverge_factor, 1.0, math.inf, low_inclusive=False, high_inclusive=False
+    )
     _leading_length(batches)
 
     lrs = jnp.asarray(np.geomspace(float(min_lr), float(max_lr), int(num_steps)))
