@@ -261,7 +261,12 @@ def find_lr(
     )
     _leading_length(batches)
 
-    lrs = jnp.asarray(np.geomspace(float(min_lr), float(max_lr), int(num_steps)))
+    # The learning rates take the parameters' floating dtype, so that no update is promoted.
+    floats = [
+        x for x in jax.tree.leaves(params) if jnp.issubdtype(jnp.result_type(x), jnp.floating)
+    ]
+    dtype = jnp.result_type(*floats) if floats else jnp.result_type(float)
+    lrs = jnp.asarray(np.geomspace(float(min_lr), float(max_lr), int(num_steps)), dtype)
     losses, smoothed, diverged = _sweep(
         loss_fn, optimizer, params, batches, lrs, float(smoothing), float(diverge_factor)
     )

@@ -205,7 +205,13 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     )
     try:
         plotting.plot(schedules, steps, ax=ax, log_y=args.log_y)
-        fig.savefig(args.output, dpi=dpi)
+        try:
+            fig.savefig(args.output, dpi=dpi)
+        except ValueError as e:  # an image format matplotlib does not know
+            raise _UsageError(f"cannot write {args.output!r}: {e}") from None
+        except OSError as e:
+            print(f"jaxdecay plot: error: cannot write {args.output!r}: {e}", file=sys.stderr)
+            return 1
     finally:
         plt.close(fig)
     print(f"wrote {args.output}", file=sys.stderr)

@@ -199,6 +199,14 @@ def test_plot_png_default_size_and_legend(tmp_path, capsys):
     assert image.imread(out).shape[:2] == (600, 1000)
 
 
+def test_plot_unwritable_output(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    assert main(["plot", STEP, "--steps", "10", "-o", str(tmp_path / "no" / "x.png")]) == 1
+    assert "cannot write" in capsys.readouterr().err
+    assert main(["plot", STEP, "--steps", "10", "-o", str(tmp_path / "x.nope")]) == 2
+    assert "cannot write" in capsys.readouterr().err
+
+
 def test_plot_png_without_matplotlib_names_the_extra(tmp_path, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     assert main(["plot", STEP, "--steps", "10", "-o", str(tmp_path / "x.png")]) == 1
