@@ -10,6 +10,7 @@ Python.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -248,8 +249,6 @@ def terminal_plot(
       >>> print(terminal_plot(jaxdecay.step_decay(1.0, 10, 0.5), 40, width=30, height=4))
       ... # doctest: +SKIP
     """
-    import shutil
-
     series = _series(schedules, labels)
     counts = _counts(steps)
     if width is None:
