@@ -38,7 +38,8 @@ def constant_schedule(value: jax.typing.ArrayLike):
     def schedule(count):
         t = as_count(count)
         dt = float_dtype(value)
-        return jnp.broadcast_to(jnp.asarray(value, dt), t.shape)
+        v = jnp.asarray(value, dt)
+        return jnp.broadcast_to(v, jnp.broadcast_shapes(v.shape, t.shape))
 
     return schedule
 
