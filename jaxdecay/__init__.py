@@ -38,6 +38,7 @@ from jaxdecay._exponential import (
     natural_exp_decay,
     step_decay,
 )
+from jaxdecay._find_lr import FindLRResult, find_lr
 from jaxdecay._hyperparams import effective_learning_rate, hyperparams
 from jaxdecay._piecewise import (
     join_schedules,
@@ -91,6 +92,9 @@ __all__ = [
     "effective_learning_rate",
     "hyperparams",
     "reduce_on_plateau",
+    # Choosing a learning rate.
+    "FindLRResult",
+    "find_lr",
     # Schedules as data.
     "ConfigError",
     "ParseError",
