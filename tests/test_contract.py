@@ -236,7 +236,7 @@ def test_schedule_is_a_pytree(case):
 
 
 def test_every_registered_constructor_has_a_case():
-    covered = {c.factory.__name__ for c in CASES}
+    covered = {_build(c).name for c in CASES}
     missing = sorted(set(jd.registry()) - covered)
     assert not missing, f"constructors without a contract Case: {missing}"
 
@@ -249,5 +249,5 @@ def test_named_hyperparameters_are_swept(name):
     # The acceptance list: vmap over these works wherever a schedule has them.
     params = inspect.signature(jd.registry()[name]).parameters
     wanted = {p for p in SWEPT if p in params}
-    swept = {k for c in CASES if c.factory.__name__ == name for k in c.sweeps}
+    swept = {k for c in CASES if _build(c).name == name for k in c.sweeps}
     assert wanted <= swept, f"{name}: not swept {sorted(wanted - swept)}"
