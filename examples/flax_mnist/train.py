@@ -31,13 +31,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from configs.default import Config
+from data import Dataset, load_dataset
 from flax import nnx
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
 import jaxdecay
-from configs.default import Config
-from data import Dataset, load_dataset
 
 METRIC_FIELDS = ("epoch", "learning_rate", "train_loss", "test_loss", "test_accuracy", "seconds")
 DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
@@ -203,8 +203,8 @@ def find_sweep_key(schedule_config: dict, key: str) -> SweepKey:
     )
 
 
-def parse_sweep(text: str, schedule_config: dict) -> tuple[SweepKey, np.ndarray]:
-    """``"decay_rate=0.9,0.95"`` -> (where, values as int32 or float32 array)."""
+def parse_sweep(text: str, schedule_config: dict) -> tuple[SweepKey, np.ndarray, list]:
+    """``"decay_rate=0.9,0.95"`` -> (where, values as an int32 or float32 array, as numbers)."""
     if "=" not in text:
         raise ValueError(f"--sweep must look like KEY=v1,v2,..., got {text!r}")
     key, _, vals = text.partition("=")
@@ -216,7 +216,9 @@ def parse_sweep(text: str, schedule_config: dict) -> tuple[SweepKey, np.ndarray]
     if not values:
         raise ValueError(f"--sweep {key}: no values given")
     integral = isinstance(where.value, int) and all(v == int(v) for v in values)
-    return where, np.asarray(values, np.int32 if integral else np.float32)
+    if integral:
+        values = [int(v) for v in values]
+    return where, np.asarray(values, np.int32 if integral else np.float32), values
 
 
 def _set_path(cfg: Any, path: tuple, value: Any) -> Any:
@@ -529,14 +531,14 @@ def train_and_evaluate(
 
     # Sweep: which hyperparameter, which values, which mode.
     if config.sweep:
-        where, values = parse_sweep(config.sweep, schedule_config)
+        where, values, numbers = parse_sweep(config.sweep, schedule_config)
         mode = config.sweep_mode
         if mode == "auto":
             mode = DEFAULT_SWEEP_MODE.get(devices[0].platform, "vmap")
         if mode not in SWEEP_MODES:
             raise ValueError(f"--sweep-mode must be vmap, loop or auto, got {config.sweep_mode!r}")
         key_name = config.sweep.partition("=")[0].strip()
-        overrides = [{key_name: v.item()} for v in values]
+        overrides = [{key_name: v} for v in numbers]
         sweep_path = where.path
     else:
         mode, values, overrides, sweep_path = None, None, [{}], None
