@@ -593,7 +593,7 @@ def train_and_evaluate(
 
         start = int(mngr.latest_step())
         state = mngr.restore(start, args=ocp.args.StandardRestore(state))
-        runs, steps_rows = _load_metrics(workdir, n, start)
+        runs, steps_rows = _load_metrics(workdir, n, start, sweep=mode is not None)
         log(f"resuming from the checkpoint after epoch {start} in {workdir}")
     if is_main:
         _write_json(workdir / "config.json", identity)
@@ -693,9 +693,11 @@ def _save_metrics(workdir: Path, runs: list[dict], steps: list[list[dict]], swee
         _write_csv(workdir / "steps.csv", ("step", "learning_rate", "loss"), steps[0])
 
 
-def _load_metrics(workdir: Path, n: int, upto: int) -> tuple[list[dict], list[list[dict]]]:
+def _load_metrics(
+    workdir: Path, n: int, upto: int, sweep: bool
+) -> tuple[list[dict], list[list[dict]]]:
     """The records written before a checkpoint at epoch ``upto`` (later ones are dropped)."""
-    if (workdir / "sweep.json").exists() and n > 1:
+    if sweep:
         runs = json.loads((workdir / "sweep.json").read_text())
         flat = _read_csv(workdir / "sweep_steps.csv")
         steps = [[r for r in flat if int(r["config"]) == i] for i in range(n)]
