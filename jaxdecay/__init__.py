@@ -7,10 +7,72 @@ that is traceable in every numeric hyperparameter, carries its own description (
 
 from jaxdecay._config import ConfigError, ParseError, from_config, parse, to_config
 from jaxdecay._core import Schedule, registry
+from jaxdecay._cosine import (
+    cosine_decay,
+    cosine_decay_schedule,
+    cosine_restarts,
+    sgdr_schedule,
+    warmup_cosine_decay_schedule,
+)
+from jaxdecay._cyclic import (
+    cosine_onecycle_schedule,
+    cyclic,
+    linear_onecycle_schedule,
+    one_cycle,
+)
+from jaxdecay._exponential import (
+    exponential_decay,
+    inverse_sqrt_decay,
+    inverse_time_decay,
+    natural_exp_decay,
+    step_decay,
+)
+from jaxdecay._hyperparams import effective_learning_rate, hyperparams
+from jaxdecay._plateau import ReduceOnPlateauState, reduce_on_plateau
+from jaxdecay._polynomial import (
+    constant_schedule,
+    linear_schedule,
+    polynomial_decay,
+    polynomial_schedule,
+)
+from jaxdecay._warmup import (
+    warmup_constant_schedule,
+    warmup_exponential_decay_schedule,
+    warmup_stable_decay,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
+    # Optax-compatible schedules.
+    "constant_schedule",
+    "cosine_decay_schedule",
+    "cosine_onecycle_schedule",
+    "exponential_decay",
+    "linear_onecycle_schedule",
+    "linear_schedule",
+    "polynomial_schedule",
+    "sgdr_schedule",
+    "warmup_constant_schedule",
+    "warmup_cosine_decay_schedule",
+    "warmup_exponential_decay_schedule",
+    # Added by jaxdecay.
+    "cosine_decay",
+    "cosine_restarts",
+    "cyclic",
+    "inverse_sqrt_decay",
+    "inverse_time_decay",
+    "natural_exp_decay",
+    "one_cycle",
+    "polynomial_decay",
+    "step_decay",
+    "warmup_stable_decay",
+    # Metric-driven decay and logging.
+    "ReduceOnPlateauState",
+    "effective_learning_rate",
+    "hyperparams",
+    "reduce_on_plateau",
+    # Schedules as data.
     "ConfigError",
     "ParseError",
     "Schedule",

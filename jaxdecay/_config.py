@@ -318,5 +318,7 @@ def parse(text: str) -> _core.Schedule:
         ) from None
     reader = _Reader(text.strip())
     if not isinstance(tree.body, ast.Call):
-        raise reader.fail("a schedule expression must be a call such as cosine_decay(...)", tree.body)
+        raise reader.fail(
+            "a schedule expression must be a call such as cosine_decay(...)", tree.body
+        )
     return reader.call(tree.body)

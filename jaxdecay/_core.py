@@ -120,7 +120,7 @@ class Schedule:
     arguments.
     """
 
-    __slots__ = ("_name", "_args", "_passed", "_impl")
+    __slots__ = ("_name", "_args", "_passed", "_impl", "__weakref__")
 
     def __init__(
         self,
@@ -188,9 +188,7 @@ class Schedule:
         return cls(name, args, passed, None)
 
 
-jax.tree_util.register_pytree_node(
-    Schedule, lambda s: s._tree_flatten(), Schedule._tree_unflatten
-)
+jax.tree_util.register_pytree_node(Schedule, lambda s: s._tree_flatten(), Schedule._tree_unflatten)
 
 
 def _fmt_float(x: Any) -> str:
@@ -316,3 +314,40 @@ def fraction(t: jax.Array, begin: Any, length: Any, dtype: Any) -> jax.Array:
     ok = length > 0
     frac = jnp.where(ok, x / jnp.where(ok, length, 1), jnp.where(x >= 0, 1.0, 0.0))
     return jnp.clip(frac, 0.0, 1.0).astype(dtype)
+
+
+def safe_pow(base: jax.Array, p: jax.Array) -> jax.Array:
+    """``base ** p`` for ``base >= 0``, with ``0 ** p`` = ``0`` (``1`` when ``p == 0``).
+
+    Gradients stay finite at ``base == 0`` (where ``log(base)`` would give NaN).
+    """
+    pos = base > 0
+    safe = jnp.where(pos, base, 1)
+    zero = jnp.where(p == 0, 1, 0).astype(safe.dtype)
+    return jnp.where(pos, safe**p, zero)
+
+
+def remaining(x: jax.Array, length: jax.Array) -> jax.Array:
+    """``(length - x) / length`` clamped to ``[0, 1]``: the part of a phase still ahead.
+
+    Written as a difference over the length (not ``1 - x / length``) so that it is accurate
+    near the end of the phase and identical under ``jit``. A phase of length 0 is over (0).
+    """
+    ok = length > 0
+    r = jnp.where(ok, (length - x) / jnp.where(ok, length, 1), 0)
+    return jnp.clip(r, 0, 1)
+
+
+def half_cosine(left: jax.Array) -> jax.Array:
+    """``(1 + cos(pi * (1 - left))) / 2`` computed as ``sin(pi/2 * left) ** 2``.
+
+    ``left`` is the remaining fraction of a cosine phase; this form keeps full relative precision
+    at the end of the decay, where ``1 + cos(.)`` would cancel catastrophically in float32.
+    """
+    return jnp.sin((jnp.pi / 2) * left) ** 2
+
+
+def saturate(x: jax.Array) -> jax.Array:
+    """Clamp to the finite range of ``x``'s dtype (growth schedules never return inf)."""
+    big = jnp.finfo(x.dtype).max
+    return jnp.clip(x, -big, big)

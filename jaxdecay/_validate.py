@@ -116,7 +116,9 @@ def check_range(
     if bad_low or bad_high:
         lo = "[" if low_inclusive else "("
         hi = "]" if high_inclusive else ")"
-        raise ValueError(f"`{name}` must be in {lo}{low:g}, {high:g}{hi}, got {_fmt(np.asarray(x))}")
+        raise ValueError(
+            f"`{name}` must be in {lo}{low:g}, {high:g}{hi}, got {_fmt(np.asarray(x))}"
+        )
 
 
 def check_increasing(name: str, xs: Sequence[Any] | Any, *, strict: bool = True) -> None:
@@ -175,8 +177,7 @@ def check_same_length(name_a: str, a: Sized, name_b: str, b: Sized, offset: int 
     if len(a) != len(b) + offset:
         extra = f" + {offset}" if offset else ""
         raise ValueError(
-            f"`{name_a}` must have len(`{name_b}`){extra} = {len(b) + offset} entries, "
-            f"got {len(a)}"
+            f"`{name_a}` must have len(`{name_b}`){extra} = {len(b) + offset} entries, got {len(a)}"
         )
 
 

@@ -1,0 +1,399 @@
+"""Cosine decays: plain, with warmup, and with warm restarts (SGDR)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from jaxdecay import _validate as v
+from jaxdecay._core import (
+    as_count,
+    float_dtype,
+    floor_div,
+    half_cosine,
+    remaining,
+    safe_pow,
+    schedule_factory,
+)
+
+__all__ = [
+    "cosine_decay_schedule",
+    "cosine_decay",
+    "warmup_cosine_decay_schedule",
+    "sgdr_schedule",
+    "cosine_restarts",
+]
+
+
+def cosine_value(t, init, end, steps, exponent):
+    """``end + (init - end) * (0.5 * (1 + cos(pi * min(t, T) / T))) ** exponent`` (floating)."""
+    left = remaining(jnp.clip(t, 0, jnp.maximum(steps, 0)), steps)
+    return end + (init - end) * safe_pow(half_cosine(left), exponent)
+
+
+@schedule_factory
+def cosine_decay_schedule(
+    init_value: jax.typing.ArrayLike,
+    decay_steps: jax.typing.ArrayLike,
+    alpha: jax.typing.ArrayLike = 0.0,
+    exponent: jax.typing.ArrayLike = 1.0,
+):
+    r"""Cosine decay from ``init_value`` to ``alpha * init_value`` (Optax-compatible).
+
+    .. math::
+      \eta(t) = I \left[(1 - \alpha) \left(\tfrac12\left(1 + \cos\frac{\pi \min(t, T)}{T}
+      \right)\right)^{p} + \alpha\right]
+
+    where :math:`T` is ``decay_steps`` and :math:`p` is ``exponent``. The factor
+    :math:`\tfrac12(1 + \cos(\pi t / T))` is computed as :math:`\sin^2(\tfrac{\pi}{2}
+    (T - t) / T)`: the same value, without float32 cancellation at the end of the decay.
+
+    Args:
+      init_value: the value at count 0.
+      decay_steps: :math:`T > 0`, the length of the decay in counts.
+      alpha: the final value as a fraction of ``init_value``.
+      exponent: :math:`p \ge 0`.
+
+    Returns:
+      A :class:`jaxdecay.Schedule`.
+
+    Raises:
+      ValueError: ``decay_steps <= 0``, ``exponent < 0`` or NaN (concrete values only).
+
+    Examples:
+      >>> import jaxdecay
+      >>> s = jaxdecay.cosine_decay_schedule(1.0, decay_steps=100, alpha=0.1)
+      >>> print(*[f"{float(s(t)):.4f}" for t in (0, 50, 100, 200)])
+      1.0000 0.5500 0.1000 0.1000
+
+    References:
+      Loshchilov & Hutter, `SGDR: Stochastic Gradient Descent with Warm Restarts
+      <https://arxiv.org/abs/1608.03983>`_, 2017
+    """
+    v.check_number("init_value", init_value)
+    v.check_positive("decay_steps", decay_steps)
+    v.check_number("alpha", alpha)
+    v.check_nonnegative("exponent", exponent)
+
+    def schedule(count):
+        dt = float_dtype(init_value, decay_steps, alpha, exponent)
+        t = as_count(count).astype(dt)
+        init = jnp.asarray(init_value, dt)
+        a = jnp.asarray(alpha, dt)
+        unit = cosine_value(t, 1.0, 0.0, jnp.asarray(decay_steps, dt), jnp.asarray(exponent, dt))
+        return init * ((1 - a) * unit + a)
+
+    return schedule
+
+
+@schedule_factory
+def cosine_decay(
+    init_value: jax.typing.ArrayLike,
+    decay_steps: jax.typing.ArrayLike,
+    end_value: jax.typing.ArrayLike = 0.0,
+    exponent: jax.typing.ArrayLike = 1.0,
+):
+    r"""Cosine decay from ``init_value`` to ``end_value`` over ``decay_steps`` counts.
+
+    .. math::
+      \eta(t) = E + (I - E) \left(\tfrac12\left(1 + \cos\frac{\pi \min(t, T)}{T}\right)
+      \right)^{p}
+
+    where :math:`I` is ``init_value``, :math:`E` is ``end_value``, :math:`T` is
+    ``decay_steps`` and :math:`p` is ``exponent``. Holds :math:`E` after :math:`T` (PyTorch's
+    ``CosineAnnealingLR`` would rise again). Same curve as Optax's ``cosine_decay_schedule``
+    with ``alpha = end_value / init_value``, but parameterised by the end value.
+
+    Args:
+      init_value: the value at count 0.
+      decay_steps: :math:`T > 0`.
+      end_value: the value at and after :math:`T`.
+      exponent: :math:`p \ge 0`.
+
+    Returns:
+      A :class:`jaxdecay.Schedule`.
+
+    Raises:
+      ValueError: ``decay_steps <= 0``, ``exponent < 0`` or NaN (concrete values only).
+
+    Examples:
+      >>> import jaxdecay
+      >>> s = jaxdecay.cosine_decay(0.1, decay_steps=1000)
+      >>> print(*[f"{float(s(t)):.4f}" for t in (0, 250, 500, 1000, 5000)])
+      0.1000 0.0854 0.0500 0.0000 0.0000
+
+    References:
+      Loshchilov & Hutter, `SGDR: Stochastic Gradient Descent with Warm Restarts
+      <https://arxiv.org/abs/1608.03983>`_, 2017
+    """
+    v.check_number("init_value", init_value)
+    v.check_positive("decay_steps", decay_steps)
+    v.check_number("end_value", end_value)
+    v.check_nonnegative("exponent", exponent)
+
+    def schedule(count):
+        dt = float_dtype(init_value, decay_steps, end_value, exponent)
+        t = as_count(count).astype(dt)
+        return cosine_value(
+            t,
+            jnp.asarray(init_value, dt),
+            jnp.asarray(end_value, dt),
+            jnp.asarray(decay_steps, dt),
+            jnp.asarray(exponent, dt),
+        )
+
+    return schedule
+
+
+def warmup_cosine_value(
+    count, init_value, peak_value, warmup_steps, decay_steps, end_value, exponent
+):
+    dt = float_dtype(init_value, peak_value, warmup_steps, decay_steps, end_value, exponent)
+    t = as_count(count).astype(dt)
+    W = jnp.asarray(warmup_steps, dt)
+    D = jnp.maximum(jnp.asarray(decay_steps, dt) - W, 0)
+    init = jnp.asarray(init_value, dt)
+    peak = jnp.asarray(peak_value, dt)
+    warm_left = remaining(jnp.clip(t, 0, W), W)
+    warm = (init - peak) * warm_left + peak
+    decay = cosine_value(t - W, peak, jnp.asarray(end_value, dt), D, jnp.asarray(exponent, dt))
+    return jnp.where(t < W, warm, decay)
+
+
+def _check_warmup_cosine(init_value, peak_value, warmup_steps, decay_steps, end_value, exponent):
+    v.check_number("init_value", init_value)
+    v.check_number("peak_value", peak_value)
+    v.check_nonnegative("warmup_steps", warmup_steps)
+    v.check_nonnegative("decay_steps", decay_steps)
+    v.check_number("end_value", end_value)
+    v.check_nonnegative("exponent", exponent)
+    w = v.concrete_value("warmup_steps", warmup_steps)
+    d = v.concrete_value("decay_steps", decay_steps)
+    if w is not None and d is not None and (d < w).any():
+        raise ValueError(
+            f"`decay_steps` must be >= `warmup_steps` (it includes the warmup), got "
+            f"decay_steps={decay_steps!r}, warmup_steps={warmup_steps!r}"
+        )
+
+
+@schedule_factory
+def warmup_cosine_decay_schedule(
+    init_value: jax.typing.ArrayLike,
+    peak_value: jax.typing.ArrayLike,
+    warmup_steps: jax.typing.ArrayLike,
+    decay_steps: jax.typing.ArrayLike,
+    end_value: jax.typing.ArrayLike = 0.0,
+    exponent: jax.typing.ArrayLike = 1.0,
+):
+    r"""Linear warmup, then cosine decay (Optax-compatible).
+
+    .. math::
+      \eta(t) = \begin{cases}
+        I + (P - I)\, t / W, & t < W \\
+        E + (P - E) \left(\tfrac12\left(1 + \cos\frac{\pi \min(t - W, D)}{D}\right)\right)^{p},
+          & t \ge W
+      \end{cases}
+
+    with :math:`D` = ``decay_steps - warmup_steps``: ``decay_steps`` is the length of the whole
+    schedule, warmup included (as in Optax). ``warmup_steps=0`` starts at the peak;
+    ``decay_steps == warmup_steps`` drops to ``end_value`` right after the warmup (Optax raises
+    there).
+
+    Args:
+      init_value: the value at count 0.
+      peak_value: the value at the end of the warmup.
+      warmup_steps: :math:`W \ge 0`.
+      decay_steps: total length, ``>= warmup_steps``.
+      end_value: the value at and after ``decay_steps``.
+      exponent: :math:`p \ge 0`.
+
+    Returns:
+      A :class:`jaxdecay.Schedule`.
+
+    Raises:
+      ValueError: negative lengths, ``decay_steps < warmup_steps`` or NaN (concrete values only).
+
+    Examples:
+      >>> import jaxdecay
+      >>> s = jaxdecay.warmup_cosine_decay_schedule(0.0, 1.0, warmup_steps=10, decay_steps=110)
+      >>> print(*[f"{float(s(t)):.3f}" for t in (0, 5, 10, 60, 110)])
+      0.000 0.500 1.000 0.500 0.000
+    """
+    _check_warmup_cosine(init_value, peak_value, warmup_steps, decay_steps, end_value, exponent)
+    return lambda count: warmup_cosine_value(
+        count, init_value, peak_value, warmup_steps, decay_steps, end_value, exponent
+    )
+
+
+_WARMUP_COSINE_ARGS = (
+    "init_value",
+    "peak_value",
+    "warmup_steps",
+    "decay_steps",
+    "end_value",
+    "exponent",
+)
+_WARMUP_COSINE_DEFAULTS = {"end_value": 0.0, "exponent": 1.0}
+
+
+def _cycle_kwargs(i: int, kw: Any) -> dict[str, Any]:
+    if not isinstance(kw, Mapping):
+        raise TypeError(f"`cosine_kwargs[{i}]` must be a dict, got {kw!r}")
+    unknown = sorted(set(kw) - set(_WARMUP_COSINE_ARGS))
+    if unknown:
+        raise ValueError(
+            f"`cosine_kwargs[{i}]` has unknown keys {unknown}; valid keys: "
+            f"{list(_WARMUP_COSINE_ARGS)}"
+        )
+    missing = [k for k in _WARMUP_COSINE_ARGS if k not in kw and k not in _WARMUP_COSINE_DEFAULTS]
+    if missing:
+        raise ValueError(f"`cosine_kwargs[{i}]` is missing {missing}")
+    out = dict(_WARMUP_COSINE_DEFAULTS)
+    out.update(kw)
+    return out
+
+
+@schedule_factory
+def sgdr_schedule(cosine_kwargs: Iterable[Mapping[str, jax.typing.ArrayLike]]):
+    r"""SGD with warm restarts: warmup-cosine cycles one after another (Optax-compatible).
+
+    Cycle :math:`i` is :func:`warmup_cosine_decay_schedule` with ``cosine_kwargs[i]``, run on
+    the count since the cycle began; cycle :math:`i` lasts ``cosine_kwargs[i]["decay_steps"]``
+    counts and the last cycle holds its end value.
+
+    Args:
+      cosine_kwargs: a non-empty list of dicts of :func:`warmup_cosine_decay_schedule`
+        arguments (``init_value``, ``peak_value``, ``warmup_steps``, ``decay_steps``, optional
+        ``end_value`` and ``exponent``). The number of cycles is static; every value may be
+        traced.
+
+    Returns:
+      A :class:`jaxdecay.Schedule`.
+
+    Raises:
+      ValueError: an empty list, unknown or missing keys, or invalid values in a cycle.
+
+    Examples:
+      >>> import jaxdecay
+      >>> cycle = dict(init_value=0.0, peak_value=1.0, warmup_steps=0, decay_steps=10)
+      >>> s = jaxdecay.sgdr_schedule([cycle, cycle])
+      >>> print(*[f"{float(s(t)):.2f}" for t in (0, 5, 9, 10, 15)])
+      1.00 0.50 0.02 1.00 0.50
+
+    References:
+      Loshchilov & Hutter, `SGDR: Stochastic Gradient Descent with Warm Restarts
+      <https://arxiv.org/abs/1608.03983>`_, 2017
+    """
+    if isinstance(cosine_kwargs, Mapping) or not isinstance(cosine_kwargs, Iterable):
+        raise TypeError(f"`cosine_kwargs` must be a list of dicts, got {cosine_kwargs!r}")
+    cycles = [_cycle_kwargs(i, kw) for i, kw in enumerate(cosine_kwargs)]
+    if not cycles:
+        raise ValueError("`cosine_kwargs` must hold at least one cycle, got []")
+    for kw in cycles:
+        _check_warmup_cosine(**kw)
+
+    def schedule(count):
+        dt = float_dtype(*(x for kw in cycles for x in kw.values()))
+        t = as_count(count).astype(dt)
+        start = jnp.zeros((), dt)
+        out = None
+        for kw in cycles:
+            value = warmup_cosine_value(jnp.maximum(t - start, 0), **kw).astype(dt)
+            out = value if out is None else jnp.where(t < start, out, value)
+            start = start + jnp.asarray(kw["decay_steps"], dt)
+        return out
+
+    return schedule
+
+
+@schedule_factory
+def cosine_restarts(
+    init_value: jax.typing.ArrayLike,
+    first_decay_steps: jax.typing.ArrayLike,
+    t_mul: jax.typing.ArrayLike = 2.0,
+    m_mul: jax.typing.ArrayLike = 1.0,
+    alpha: jax.typing.ArrayLike = 0.0,
+):
+    r"""Cosine decay with warm restarts (SGDR), exactly Keras ``CosineDecayRestarts``.
+
+    Cycle :math:`i = 0, 1, \dots` lasts :math:`T_0 \, t_{mul}^i` counts and starts at
+    :math:`S_i = T_0 (t_{mul}^i - 1) / (t_{mul} - 1)` (:math:`T_0 i` when :math:`t_{mul} = 1`).
+    In cycle :math:`i`, with :math:`f = (t - S_i) / (T_0 t_{mul}^i)`:
+
+    .. math::
+      \eta(t) = I \left[(1 - \alpha)\, m_{mul}^i \, \tfrac12 (1 + \cos \pi f) + \alpha\right]
+
+    The cycle index is computed from a logarithm and then corrected against :math:`S_i`, so a
+    count that lands exactly on a restart starts the new cycle (also in float32 and under
+    ``jit``).
+
+    Args:
+      init_value: the value at count 0.
+      first_decay_steps: :math:`T_0 > 0`, the length of the first cycle.
+      t_mul: :math:`t_{mul} \ge 1`, the growth of each cycle's length.
+      m_mul: :math:`m_{mul} \ge 0`, the factor on each cycle's height.
+      alpha: the floor, as a fraction of ``init_value``.
+
+    Returns:
+      A :class:`jaxdecay.Schedule`.
+
+    Raises:
+      ValueError: ``first_decay_steps <= 0``, ``t_mul < 1``, ``m_mul < 0`` or NaN (concrete
+        values only).
+
+    Examples:
+      >>> import jaxdecay
+      >>> s = jaxdecay.cosine_restarts(1.0, first_decay_steps=10, t_mul=2.0, m_mul=0.5)
+      >>> print(*[f"{float(s(t)):.3f}" for t in (0, 5, 10, 20, 30)])
+      1.000 0.500 0.500 0.250 0.250
+
+    References:
+      Loshchilov & Hutter, `SGDR <https://arxiv.org/abs/1608.03983>`_, 2017; Keras,
+      `CosineDecayRestarts
+      <https://keras.io/api/optimizers/learning_rate_schedules/cosine_decay_restarts/>`_
+    """
+    v.check_number("init_value", init_value)
+    v.check_positive("first_decay_steps", first_decay_steps)
+    v.check_range("t_mul", t_mul, 1.0)
+    v.check_nonnegative("m_mul", m_mul)
+    v.check_number("alpha", alpha)
+
+    def schedule(count):
+        dt = float_dtype(init_value, first_decay_steps, t_mul, m_mul, alpha)
+        t = as_count(count).astype(dt)
+        T0 = jnp.asarray(first_decay_steps, dt)
+        tm = jnp.asarray(t_mul, dt)
+        geometric = tm != 1
+        tm_g = jnp.where(geometric, tm, 2)  # keeps the unused branch finite (and its grad)
+
+        def start_geo(k):
+            return T0 * (tm_g**k - 1) / (tm_g - 1)
+
+        # Geometric cycles (t_mul > 1): estimate the index from a logarithm, then correct it.
+        i_geo = jnp.floor(jnp.log1p(t / T0 * (tm_g - 1)) / jnp.log(tm_g))
+        i_geo = jax.lax.stop_gradient(jnp.maximum(i_geo, 0))
+        i_geo = jnp.where(start_geo(i_geo + 1) <= t, i_geo + 1, i_geo)
+        i_geo = jnp.where(start_geo(i_geo) > t, jnp.maximum(i_geo - 1, 0), i_geo)
+        pos_geo = t - start_geo(i_geo)
+        # Equal cycles (t_mul == 1): exact integer position when counts and T0 are integers.
+        t_raw, T0_raw = as_count(count), jnp.asarray(first_decay_steps)
+        if jnp.issubdtype(t_raw.dtype, jnp.integer) and jnp.issubdtype(T0_raw.dtype, jnp.integer):
+            T0_int = jnp.maximum(T0_raw, 1).astype(t_raw.dtype)
+            i_int = jnp.floor_divide(t_raw, T0_int)
+            pos_lin = (t_raw - i_int * T0_int).astype(dt)
+            i_lin = i_int.astype(dt)
+        else:
+            i_lin = floor_div(t, T0, dt)
+            pos_lin = t - i_lin * T0
+        i = jnp.where(geometric, i_geo, i_lin)
+        length = T0 * jnp.where(geometric, tm_g**i_geo, 1)
+        pos = jnp.where(geometric, pos_geo, pos_lin)
+        left = remaining(jnp.clip(pos, 0, length), length)
+        m = safe_pow(jnp.asarray(m_mul, dt), i)
+        a = jnp.asarray(alpha, dt)
+        return jnp.asarray(init_value, dt) * ((1 - a) * m * half_cosine(left) + a)
+
+    return schedule

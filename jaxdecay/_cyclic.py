@@ -1,0 +1,378 @@
+"""One-cycle and cyclic schedules (Optax's onecycle schedules, PyTorch's OneCycleLR/CyclicLR)."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from jaxdecay import _validate as v
+from jaxdecay._core import (
+    as_count,
+    float_dtype,
+    floor_div,
+    half_cosine,
+    remaining,
+    safe_pow,
+    schedule_factory,
+)
+
+__all__ = ["linear_onecycle_schedule", "cosine_onecycle_schedule", "one_cycle", "cyclic"]
+
+
+def _anneal(start, end, x, length, kind):
+    """From ``start`` (at ``x = 0``) to ``end`` (at ``x = length``), linear or cosine."""
+    left = remaining(x, length)
+    shape = left if kind == "linear" else half_cosine(left)
+    return end + (start - end) * shape
+
+
+def _boundary(pct, steps, dt):
+    """``int(pct * steps)`` as Optax computes it: Python rounding for concrete values."""
+    if v.is_concrete(pct) and v.is_concrete(steps):
+        return jnp.asarray(int(float(pct) * float(steps)), dt)
+    return jnp.floor(jnp.asarray(pct, dt) * jnp.asarray(steps, dt))
+
+
+def _interpolate(t, bounds, values, kind, dt):
+    """Optax's ``piecewise_interpolate_schedule`` over a few static points.
+
+    Segment ``i`` covers ``bounds[i] <= t < bounds[i+1]`` and moves from ``values[i]`` to
+    ``values[i+1]`` over ``max(bounds[i+1] - bounds[i], 1)`` counts; ``values[-1]`` is held from
+    ``bounds[-1]`` on.
+    """
+    out = values[-1] * jnp.ones_like(t)
+    for i in reversed(range(len(bounds) - 1)):
+        b0, b1 = bounds[i], bounds[i + 1]
+        size = jnp.maximum(b1 - b0, 1)
+        seg = _anneal(values[i], values[i + 1], jnp.clip(t - b0, 0, size), size, kind)
+        out = jnp.where((t >= b0) & (t < b1), seg, out)
+    return out
+
+
+def _onecycle_points(transition_steps, pct_list, scales, init, dt):
+    """Boundaries and cumulated values; equal concrete boundaries merge like Optax's dict."""
+    T = jnp.asarray(transition_steps, dt)
+    keys = [_boundary(p, transition_steps, dt) for p in pct_list] + [T]
+    if all(v.is_concrete(k) for k in keys):
+        merged: dict[float, object] = {}
+        for k, s in zip(keys, scales, strict=True):
+            merged[float(k)] = s
+        items = sorted(merged.items())
+        keys = [jnp.asarray(k, dt) for k, _ in items]
+        scales = [s for _, s in items]
+    values = [init]
+    for s in scales:
+        values.append(values[-1] * s)
+    return [jnp.zeros((), dt), *keys], values
+
+
+def _check_onecycle(transition_steps, peak_value, div_factor, final_div_factor):
+    v.check_positive("transition_steps", transition_steps)
+    v.check_number("peak_value", peak_value)
+    v.check_positive("div_factor", div_factor)
+    v.check_positive("final_div_factor", final_div_factor)
+
+
+@schedule_factory
+def linear_onecycle_schedule(
+    transition_steps: jax.typing.ArrayLike,
+    peak_value: jax.typing.ArrayLike,
+    pct_start: jax.typing.ArrayLike = 0.3,
+    pct_final: jax.typing.ArrayLike = 0.85,
+    div_factor: jax.typing.ArrayLike = 25.0,
+    final_div_factor: jax.typing.ArrayLike = 1e4,
+):
+    r"""Three linear phases: up to the peak, back down, then anneal (Optax-compatible).
+
+    With :math:`N` = ``transition_steps``, :math:`P` = ``peak_value`` and :math:`I = P /`
+    ``div_factor``: linear from :math:`I` to :math:`P` over ``[0, int(pct_start N))``, from
+    :math:`P` back to :math:`I` until ``int(pct_final N)``, then to :math:`I /`
+    ``final_div_factor`` at :math:`N`, held after. The phase boundaries are rounded with
+    Python's ``int`` for concrete arguments (as Optax does) and with a float floor for traced
+    ones (which may differ by one count on exact ties).
+
+    Args:
+      transition_steps: :math:`N > 0`, the length of the cycle.
+      peak_value: :math:`P`.
+      pct_start: fraction of :math:`N` spent rising, in ``[0, 1]``.
+      pct_final: fraction of :math:`N` at which the second phase ends, in ``[pct_start, 1]``.
+      div_factor: :math:`P / I > 0`.
+      final_div_factor: :math:`I / \text{final value} > 0`.
+
+    Returns:
+      A :class:`jaxdecay.Schedule`.
+
+    Raises:
+      ValueError: ``transition_steps <= 0``, fractions outside ``[0, 1]`` or out of order,
+        non-positive factors or NaN (concrete values only).
+
+    Examples:
+      >>> import jaxdecay
+      >>> s = jaxdecay.linear_onecycle_schedule(100, 1.0, div_factor=10.0)
+      >>> print(*[f"{float(s(t)):.3f}" for t in (0, 30, 85, 100)])
+      0.100 1.000 0.100 0.000
+
+    References:
+      Smith & Topin, `Super-Convergence <https://arxiv.org/abs/1708.07120>`_, 2017
+    """
+    _check_onecycle(transition_steps, peak_value, div_factor, final_div_factor)
+    v.check_range("pct_start", pct_start, 0.0, 1.0)
+    v.check_range("pct_final", pct_final, 0.0, 1.0)
+    v.check_increasing("[pct_start, pct_final]", [pct_start, pct_final], strict=False)
+
+    def schedule(count):
+        dt = float_dtype(transition_steps, peak_value, pct_start, pct_final, div_factor)
+        t = as_count(count).astype(dt)
+        div = jnp.asarray(div_factor, dt)
+        init = jnp.asarray(peak_value, dt) / div
+        bounds, values = _onecycle_points(
+            transition_steps,
+            [pct_start, pct_final],
+            [div, 1 / div, 1 / jnp.asarray(final_div_factor, dt)],
+            init,
+            dt,
+        )
+        return _interpolate(t, bounds, values, "linear", dt)
+
+    return schedule
+
+
+@schedule_factory
+def cosine_onecycle_schedule(
+    transition_steps: jax.typing.ArrayLike,
+    peak_value: jax.typing.ArrayLike,
+    pct_start: jax.typing.ArrayLike = 0.3,
+    div_factor: jax.typing.ArrayLike = 25.0,
+    final_div_factor: jax.typing.ArrayLike = 1e4,
+):
+    r"""One cycle with cosine phases: up to the peak, then down (Optax-compatible).
+
+    With :math:`N` = ``transition_steps``, :math:`P` = ``peak_value`` and :math:`I = P /`
+    ``div_factor``: cosine from :math:`I` to :math:`P` over ``[0, int(pct_start N))``, then from
+    :math:`P` to :math:`I /` ``final_div_factor`` at :math:`N`, held after. Boundaries round as
+    in :func:`linear_onecycle_schedule`.
+
+    Args:
+      transition_steps: :math:`N > 0`.
+      peak_value: :math:`P`.
+      pct_start: fraction of :math:`N` spent rising, in ``[0, 1]``.
+      div_factor: :math:`P / I > 0`.
+      final_div_factor: :math:`I / \text{final value} > 0`.
+
+    Returns:
+      A :class:`jaxdecay.Schedule`.
+
+    Raises:
+      ValueError: ``transition_steps <= 0``, ``pct_start`` outside ``[0, 1]``, non-positive
+        factors or NaN (concrete values only).
+
+    Examples:
+      >>> import jaxdecay
+      >>> s = jaxdecay.cosine_onecycle_schedule(100, 1.0, pct_start=0.5, div_factor=10.0)
+      >>> print(*[f"{float(s(t)):.3f}" for t in (0, 25, 50, 100)])
+      0.100 0.550 1.000 0.000
+
+    References:
+      Smith & Topin, `Super-Convergence <https://arxiv.org/abs/1708.07120>`_, 2017
+    """
+    _check_onecycle(transition_steps, peak_value, div_factor, final_div_factor)
+    v.check_range("pct_start", pct_start, 0.0, 1.0)
+
+    def schedule(count):
+        dt = float_dtype(transition_steps, peak_value, pct_start, div_factor, final_div_factor)
+        t = as_count(count).astype(dt)
+        div = jnp.asarray(div_factor, dt)
+        init = jnp.asarray(peak_value, dt) / div
+        bounds, values = _onecycle_points(
+            transition_steps,
+            [pct_start],
+            [div, 1 / (div * jnp.asarray(final_div_factor, dt))],
+            init,
+            dt,
+        )
+        return _interpolate(t, bounds, values, "cosine", dt)
+
+    return schedule
+
+
+_ANNEAL = ("cos", "linear")
+
+
+@schedule_factory
+def one_cycle(
+    max_value: jax.typing.ArrayLike,
+    total_steps: jax.typing.ArrayLike,
+    pct_start: jax.typing.ArrayLike = 0.3,
+    anneal_strategy: str = "cos",
+    div_factor: jax.typing.ArrayLike = 25.0,
+    final_div_factor: jax.typing.ArrayLike = 1e4,
+    three_phase: bool = False,
+):
+    r"""The 1cycle policy, with exactly PyTorch ``OneCycleLR``'s values.
+
+    With :math:`N` = ``total_steps``, :math:`I` = ``max_value / div_factor`` and
+    :math:`F = I /` ``final_div_factor``, the phases end at counts
+
+    - two phases: :math:`e_1 = \text{pct\_start} \cdot N - 1` (:math:`I \to` ``max_value``) and
+      :math:`e_2 = N - 1` (``max_value`` :math:`\to F`);
+    - ``three_phase``: :math:`e_1`, :math:`e_2 = 2\,\text{pct\_start} \cdot N - 2`
+      (``max_value`` :math:`\to I`) and :math:`e_3 = N - 1` (:math:`I \to F`);
+
+    and within a phase from :math:`s` to :math:`e` the value anneals with
+    :math:`p = (t - s)/(e - s)` by cosine, :math:`b + (a - b)\tfrac12(1 + \cos \pi p)`, or
+    linearly, :math:`a + (b - a) p`. PyTorch defines counts ``0 .. N - 1`` (and raises after
+    ``N``); jaxdecay holds the final value :math:`F` from ``N - 1`` on. The ``pct_start``
+    boundaries are not rounded (PyTorch uses the float ``pct_start * N - 1``).
+
+    Args:
+      max_value: the peak value (PyTorch's ``max_lr``).
+      total_steps: :math:`N > 0`, the number of updates in the cycle.
+      pct_start: fraction of the cycle spent rising, in ``(0, 1)``.
+      anneal_strategy: ``"cos"`` or ``"linear"`` (static).
+      div_factor: ``max_value / initial value``, ``> 0``.
+      final_div_factor: ``initial value / final value``, ``> 0``.
+      three_phase: use the three-phase variant (static).
+
+    Returns:
+      A :class:`jaxdecay.Schedule`.
+
+    Raises:
+      ValueError: invalid values (concrete values only) or an unknown ``anneal_strategy``.
+
+    Examples:
+      >>> import jaxdecay
+      >>> s = jaxdecay.one_cycle(0.1, total_steps=100)
+      >>> print(*[f"{float(s(t)):.5f}" for t in (0, 29, 99)])
+      0.00400 0.10000 0.00000
+
+    References:
+      Smith & Topin, `Super-Convergence <https://arxiv.org/abs/1708.07120>`_, 2017; PyTorch,
+      `OneCycleLR <https://pytorch.org/docs/stable/generated/torch.optim.lr_scheduler.OneCycleLR.html>`_
+    """  # noqa: E501
+    v.check_number("max_value", max_value)
+    v.check_positive("total_steps", total_steps)
+    v.check_range("pct_start", pct_start, 0.0, 1.0, low_inclusive=False, high_inclusive=False)
+    v.check_choice("anneal_strategy", anneal_strategy, _ANNEAL)
+    v.check_positive("div_factor", div_factor)
+    v.check_positive("final_div_factor", final_div_factor)
+    v.check_bool("three_phase", three_phase)
+    kind = "linear" if anneal_strategy == "linear" else "cosine"
+
+    def schedule(count):
+        dt = float_dtype(max_value, total_steps, pct_start, div_factor, final_div_factor)
+        N = jnp.asarray(total_steps, dt)
+        t = jnp.minimum(as_count(count).astype(dt), N - 1)
+        peak = jnp.asarray(max_value, dt)
+        init = peak / jnp.asarray(div_factor, dt)
+        final = init / jnp.asarray(final_div_factor, dt)
+        pct = jnp.asarray(pct_start, dt)
+        if three_phase:
+            ends = [pct * N - 1, 2 * pct * N - 2, N - 1]
+            pairs = [(init, peak), (peak, init), (init, final)]
+        else:
+            ends = [pct * N - 1, N - 1]
+            pairs = [(init, peak), (peak, final)]
+        # PyTorch picks the first phase with t <= end (the last one otherwise).
+        out = None
+        starts = [jnp.zeros((), dt), *ends[:-1]]
+        for i in reversed(range(len(ends))):
+            s, e = starts[i], ends[i]
+            a, b = pairs[i]
+            length = e - s
+            ok = length != 0
+            # The part of the phase still ahead, so that the end value is reached exactly.
+            left = jnp.where(ok, (e - t) / jnp.where(ok, length, 1), 0)
+            shape = left if kind == "linear" else half_cosine(left)
+            value = b + (a - b) * shape
+            out = value if out is None else jnp.where(t <= e, value, out)
+        return out
+
+    return schedule
+
+
+_CYCLIC_MODES = ("triangular", "triangular2", "exp_range")
+
+
+@schedule_factory
+def cyclic(
+    base_value: jax.typing.ArrayLike,
+    max_value: jax.typing.ArrayLike,
+    step_size_up: jax.typing.ArrayLike = 2000,
+    step_size_down: jax.typing.ArrayLike | None = None,
+    mode: str = "triangular",
+    gamma: jax.typing.ArrayLike = 1.0,
+):
+    r"""Cyclical learning rate, with exactly PyTorch ``CyclicLR``'s values.
+
+    With :math:`U` = ``step_size_up``, :math:`D` = ``step_size_down`` (default :math:`U`),
+    :math:`c = \lfloor t / (U + D) \rfloor` and :math:`x = t - c (U + D)`:
+
+    .. math::
+      \eta(t) = b + (m - b)\, h(x)\, s, \qquad
+      h(x) = \begin{cases} x / U, & x \le U \\ (U + D - x) / D, & x > U \end{cases}
+
+    with :math:`s = 1` (``triangular``), :math:`2^{-c}` (``triangular2``, the amplitude halves
+    each cycle) or :math:`\gamma^{t}` (``exp_range``).
+
+    Args:
+      base_value: :math:`b`, the value at the start of each cycle.
+      max_value: :math:`m`, the value at the top of the first cycle.
+      step_size_up: :math:`U > 0` counts rising.
+      step_size_down: :math:`D \ge 0` counts falling, or ``None`` for :math:`U`.
+      mode: ``"triangular"``, ``"triangular2"`` or ``"exp_range"`` (static).
+      gamma: :math:`\gamma \in (0, 1]`, used by ``exp_range``.
+
+    Returns:
+      A :class:`jaxdecay.Schedule`.
+
+    Raises:
+      ValueError: invalid values (concrete values only) or an unknown ``mode``.
+
+    Examples:
+      >>> import jaxdecay
+      >>> s = jaxdecay.cyclic(0.001, 0.1, step_size_up=4)
+      >>> print(*[f"{float(s(t)):.4f}" for t in (0, 2, 4, 6, 8)])
+      0.0010 0.0505 0.1000 0.0505 0.0010
+
+    References:
+      Smith, `Cyclical Learning Rates for Training Neural Networks
+      <https://arxiv.org/abs/1506.01186>`_, 2017; PyTorch, `CyclicLR
+      <https://pytorch.org/docs/stable/generated/torch.optim.lr_scheduler.CyclicLR.html>`_
+    """
+    v.check_number("base_value", base_value)
+    v.check_number("max_value", max_value)
+    v.check_positive("step_size_up", step_size_up)
+    if step_size_down is not None:
+        v.check_nonnegative("step_size_down", step_size_down)
+    v.check_choice("mode", mode, _CYCLIC_MODES)
+    v.check_range("gamma", gamma, 0.0, 1.0, low_inclusive=False)
+
+    def schedule(count):
+        dt = float_dtype(base_value, max_value, step_size_up, step_size_down, gamma)
+        t_raw = as_count(count)
+        t = t_raw.astype(dt)
+        up_raw = jnp.asarray(step_size_up)
+        down_raw = up_raw if step_size_down is None else jnp.asarray(step_size_down)
+        up, down = up_raw.astype(dt), down_raw.astype(dt)
+        total = up + down
+        if all(jnp.issubdtype(a.dtype, jnp.integer) for a in (t_raw, up_raw, down_raw)):
+            # Exact position in the cycle for every integer count (float32 cannot hold them).
+            total_int = jnp.maximum(up_raw + down_raw, 1).astype(t_raw.dtype)
+            c_int = jnp.floor_divide(t_raw, total_int)
+            x = (t_raw - c_int * total_int).astype(dt)
+            c = c_int.astype(dt)
+        else:
+            c = floor_div(t, total, dt)
+            x = jnp.clip(t - c * total, 0, total)  # float counts past 2**24 are not exact
+        rise = x / up
+        fall = jnp.where(down > 0, (total - x) / jnp.where(down > 0, down, 1), 1)
+        h = jnp.where(x <= up, rise, fall)
+        base = jnp.asarray(base_value, dt)
+        amp = (jnp.asarray(max_value, dt) - base) * h
+        if mode == "triangular2":
+            amp = amp * safe_pow(jnp.asarray(0.5, dt), c)
+        elif mode == "exp_range":
+            amp = amp * safe_pow(jnp.asarray(gamma, dt), t)
+        return base + amp
+
+    return schedule

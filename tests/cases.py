@@ -1,0 +1,742 @@
+"""The registry of every schedule and combinator for the contract tests.
+
+Each :class:`Case` names a constructor, a valid set of keyword arguments, and a float64 NumPy
+oracle written from the formula (independently of the implementation). `test_contract.py` runs
+every check of SPEC §1 over every case; a new schedule joins `CASES` and inherits them all.
+
+Oracles take ``(t, **kwargs)`` with ``t`` a float64 array of (non-negative) counts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+import jaxdecay as jd
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    id: str
+    factory: Callable[..., Any]
+    kwargs: dict[str, Any]
+    oracle: Callable[..., np.ndarray]
+    # Alternative valid values for a numeric hyperparameter: the test vmaps over [kwargs[k], *v].
+    sweeps: dict[str, list[Any]] = dataclasses.field(default_factory=dict)
+    # Float hyperparameters whose gradient must be finite (and match finite differences).
+    grads: tuple[str, ...] = ()
+    # Counts worth checking: boundaries and their neighbours (0, 1 and far counts are added).
+    counts: tuple[int, ...] = ()
+    # Length-like arguments for which 0 is valid (a skipped phase); vmapped over [0, value].
+    zero_ok: tuple[str, ...] = ()
+    # Oracle tolerance (float32 evaluation against the float64 oracle).
+    rtol: float = 2e-5
+    atol: float = 1e-7
+
+
+# ------------------------------------------------------------------------------------------
+# NumPy oracles, written from the formulas in SPEC §2 / Optax / PyTorch / Keras docs.
+# ------------------------------------------------------------------------------------------
+
+
+def _poly(t, init_value, end_value, power, transition_steps, transition_begin=0):
+    T, B = float(transition_steps), float(transition_begin)
+    if T == 0:
+        return np.where(t >= B, end_value, init_value) * np.ones_like(t)
+    frac = 1.0 - np.clip(t - B, 0, T) / T
+    return (init_value - end_value) * frac**power + end_value
+
+
+def _linear(t, init_value, end_value, transition_steps, transition_begin=0):
+    return _poly(t, init_value, end_value, 1.0, transition_steps, transition_begin)
+
+
+def _expo(
+    t, init_value, transition_steps, decay_rate, transition_begin=0, staircase=False, end_value=None
+):
+    x = t - transition_begin
+    p = x / transition_steps
+    if staircase:
+        p = np.floor(p)
+    v = np.where(x <= 0, init_value, init_value * np.power(float(decay_rate), np.maximum(p, 0)))
+    if end_value is not None:
+        v = np.maximum(v, end_value) if decay_rate < 1 else np.minimum(v, end_value)
+    return v
+
+
+def _cos_optax(t, init_value, decay_steps, alpha=0.0, exponent=1.0):
+    c = np.minimum(t, decay_steps)
+    cd = 0.5 * (1 + np.cos(np.pi * c / decay_steps))
+    return init_value * ((1 - alpha) * cd**exponent + alpha)
+
+
+def _warmup_cos(t, init_value, peak_value, warmup_steps, decay_steps, end_value=0.0, exponent=1.0):
+    W, D = float(warmup_steps), float(decay_steps) - float(warmup_steps)
+    warm = _linear(t, init_value, peak_value, W)
+    if D > 0:
+        c = np.clip(t - W, 0, D)
+        cd = (0.5 * (1 + np.cos(np.pi * c / D))) ** exponent
+    else:
+        cd = np.zeros_like(t)
+    dec = end_value + (peak_value - end_value) * cd
+    return np.where(t < W, warm, dec)
+
+
+def _warmup_expo(
+    t,
+    init_value,
+    peak_value,
+    warmup_steps,
+    transition_steps,
+    decay_rate,
+    transition_begin=0,
+    staircase=False,
+    end_value=None,
+):
+    W = float(warmup_steps)
+    warm = _linear(t, init_value, peak_value, W)
+    dec = _expo(
+        t - W, peak_value, transition_steps, decay_rate, transition_begin, staircase, end_value
+    )
+    return np.where(t < W, warm, dec)
+
+
+def _sgdr(t, cosine_kwargs):
+    out = np.zeros_like(t)
+    start = 0.0
+    n = len(cosine_kwargs)
+    for i, kw in enumerate(cosine_kwargs):
+        end = start + kw["decay_steps"] if i < n - 1 else np.inf
+        piece = _warmup_cos(t - start, **kw)
+        out = np.where((t >= start) & (t < end), piece, out)
+        start += kw["decay_steps"]
+    return out
+
+
+def _interp_onecycle(t, bounds, values, kind):
+    # Optax's piecewise_interpolate_schedule on cumulated values.
+    out = np.zeros_like(t)
+    for i in range(len(bounds) - 1):
+        b0, b1 = bounds[i], bounds[i + 1]
+        size = max(b1 - b0, 1)
+        pct = (t - b0) / size
+        if kind == "linear":
+            v = (values[i + 1] - values[i]) * pct + values[i]
+        else:
+            v = values[i + 1] + (values[i] - values[i + 1]) / 2 * (np.cos(np.pi * pct) + 1)
+        out = np.where((t >= b0) & (t < b1), v, out)
+    return np.where(t >= bounds[-1], values[-1], out)
+
+
+def _linear_onecycle(
+    t,
+    transition_steps,
+    peak_value,
+    pct_start=0.3,
+    pct_final=0.85,
+    div_factor=25.0,
+    final_div_factor=1e4,
+):
+    T = transition_steps
+    d = {
+        int(pct_start * T): div_factor,
+        int(pct_final * T): 1 / div_factor,
+        T: 1 / final_div_factor,
+    }
+    b, s = zip(*sorted(d.items()), strict=True)
+    vals = np.cumprod([peak_value / div_factor, *s])
+    return _interp_onecycle(t, [0, *b], vals, "linear")
+
+
+def _cosine_onecycle(
+    t, transition_steps, peak_value, pct_start=0.3, div_factor=25.0, final_div_factor=1e4
+):
+    T = transition_steps
+    d = {int(pct_start * T): div_factor, int(T): 1 / (div_factor * final_div_factor)}
+    b, s = zip(*sorted(d.items()), strict=True)
+    vals = np.cumprod([peak_value / div_factor, *s])
+    return _interp_onecycle(t, [0, *b], vals, "cosine")
+
+
+def _polynomial_decay(t, init_value, decay_steps, power=1.0, end_value=0.0, cycle=False):
+    T = float(decay_steps)
+    if cycle:
+        T = T * np.maximum(1.0, np.ceil(t / T))
+        s = t
+    else:
+        s = np.minimum(t, T)
+    return (init_value - end_value) * (1 - s / T) ** power + end_value
+
+
+def _natural_exp(t, init_value, decay_rate, decay_steps=1, staircase=False):
+    p = t / decay_steps
+    if staircase:
+        p = np.floor(p)
+    return init_value * np.exp(-decay_rate * p)
+
+
+def _inverse_time(t, init_value, decay_rate, decay_steps=1, staircase=False):
+    p = t / decay_steps
+    if staircase:
+        p = np.floor(p)
+    return init_value / (1 + decay_rate * p)
+
+
+def _inverse_sqrt(t, init_value, warmup_steps, timescale=None):
+    W = float(warmup_steps)
+    if timescale is None:
+        timescale = W if W > 0 else 10_000.0
+    warm = init_value * t / max(W, 1.0)
+    dec = init_value / np.sqrt((t - W + timescale) / timescale)
+    return np.where(t < W, warm, dec)
+
+
+def _step_decay(t, init_value, step_size, gamma=0.1):
+    return init_value * float(gamma) ** np.floor(t / step_size)
+
+
+def _cosine_decay(t, init_value, decay_steps, end_value=0.0, exponent=1.0):
+    c = np.minimum(t, decay_steps)
+    return (
+        end_value
+        + (init_value - end_value) * (0.5 * (1 + np.cos(np.pi * c / decay_steps))) ** exponent
+    )
+
+
+def _cosine_restarts(t, init_value, first_decay_steps, t_mul=2.0, m_mul=1.0, alpha=0.0):
+    # Keras CosineDecayRestarts, float64.
+    # Cycle i starts at first_decay_steps * (t_mul**i - 1) / (t_mul - 1); the float estimate of
+    # i is corrected so that a count exactly on a restart starts the new cycle.
+    T0 = float(first_decay_steps)
+    frac = t / T0
+    if t_mul == 1.0:
+        i = np.floor(frac)
+        start = lambda k: T0 * k
+    else:
+        i = np.floor(np.log(1 - frac * (1 - t_mul)) / np.log(t_mul))
+        start = lambda k: T0 * (t_mul**k - 1) / (t_mul - 1)
+    i = np.where(start(i + 1) <= t, i + 1, i)
+    i = np.where(start(i) > t, i - 1, i)
+    frac = (t - start(i)) / (T0 * t_mul**i)
+    m = m_mul**i
+    cd = m * 0.5 * (1 + np.cos(np.pi * frac))
+    return init_value * ((1 - alpha) * cd + alpha)
+
+
+def _one_cycle(
+    t,
+    max_value,
+    total_steps,
+    pct_start=0.3,
+    anneal_strategy="cos",
+    div_factor=25.0,
+    final_div_factor=1e4,
+    three_phase=False,
+):
+    # PyTorch OneCycleLR (for counts 0..total_steps-1), held after.
+    init = max_value / div_factor
+    final = init / final_div_factor
+    if three_phase:
+        ends = [pct_start * total_steps - 1, 2 * pct_start * total_steps - 2, total_steps - 1]
+        phases = [(init, max_value), (max_value, init), (init, final)]
+    else:
+        ends = [pct_start * total_steps - 1, total_steps - 1]
+        phases = [(init, max_value), (max_value, final)]
+    t = np.minimum(t, total_steps - 1)
+    out = np.zeros_like(t)
+    done = np.zeros(t.shape, bool)
+    start = 0.0
+    last = len(ends) - 1
+    for i, (end, (a, b)) in enumerate(zip(ends, phases, strict=True)):
+        pct = (t - start) / (end - start)
+        if anneal_strategy == "cos":
+            v = b + (a - b) / 2 * (np.cos(np.pi * pct) + 1)
+        else:
+            v = (b - a) * pct + a
+        sel = (~done) & ((t <= end) | (i == last))
+        out = np.where(sel, v, out)
+        done |= sel
+        start = end
+    return out
+
+
+def _cyclic(
+    t, base_value, max_value, step_size_up=2000, step_size_down=None, mode="triangular", gamma=1.0
+):
+    up = float(step_size_up)
+    down = float(step_size_down) if step_size_down is not None else up
+    total = up + down
+    ratio = up / total
+    cycle = np.floor(1 + t / total)
+    x = 1.0 + t / total - cycle
+    scale = np.where(x <= ratio, x / ratio, (x - 1) / (ratio - 1))
+    amp = (max_value - base_value) * scale
+    if mode == "triangular":
+        f = 1.0
+    elif mode == "triangular2":
+        f = 1 / (2.0 ** (cycle - 1))
+    else:
+        f = float(gamma) ** t
+    return base_value + amp * f
+
+
+def _wsd(
+    t,
+    peak_value,
+    warmup_steps,
+    stable_steps,
+    decay_steps,
+    init_value=0.0,
+    end_value=0.0,
+    decay_type="linear",
+):
+    W, S, D = float(warmup_steps), float(stable_steps), float(decay_steps)
+    warm = init_value + (peak_value - init_value) * (t / W if W > 0 else 1.0)
+    if D > 0:
+        f = np.clip((t - W - S) / D, 0, 1)
+    else:
+        f = np.ones_like(t)
+    if decay_type == "linear":
+        g = 1 - f
+    elif decay_type == "cosine":
+        g = 0.5 * (1 + np.cos(np.pi * f))
+    else:
+        g = 1 - np.sqrt(f)
+    dec = end_value + (peak_value - end_value) * g
+    return np.where(t < W, warm, np.where(t < W + S, peak_value, dec))
+
+
+def _const(t, value):
+    return value * np.ones_like(t)
+
+
+# ------------------------------------------------------------------------------------------
+# The registry.
+# ------------------------------------------------------------------------------------------
+
+_FAR = (10**6, 2**31 - 1)
+
+CASES: list[Case] = [
+    Case(
+        "constant_schedule",
+        jd.constant_schedule,
+        dict(value=0.3),
+        _const,
+        sweeps={"value": [0.1, 1.5]},
+        grads=("value",),
+    ),
+    Case(
+        "linear_schedule",
+        jd.linear_schedule,
+        dict(init_value=0.5, end_value=0.01, transition_steps=100, transition_begin=20),
+        _linear,
+        sweeps={
+            "init_value": [0.1, 1.0],
+            "end_value": [0.0, 0.9],
+            "transition_steps": [7, 300],
+            "transition_begin": [0, 5],
+        },
+        grads=("init_value", "end_value"),
+        counts=(19, 20, 21, 70, 119, 120, 121),
+        zero_ok=("transition_begin", "transition_steps"),
+    ),
+    Case(
+        "polynomial_schedule",
+        jd.polynomial_schedule,
+        dict(init_value=1.0, end_value=0.01, power=0.5, transition_steps=60, transition_begin=3),
+        _poly,
+        sweeps={
+            "power": [1.0, 2.0, 0.3],
+            "transition_steps": [10, 1000],
+            "init_value": [0.2],
+            "transition_begin": [0, 11],
+        },
+        grads=("init_value", "end_value", "power"),
+        counts=(2, 3, 4, 30, 62, 63, 64),
+        zero_ok=("transition_begin", "transition_steps"),
+    ),
+    Case(
+        "exponential_decay",
+        jd.exponential_decay,
+        dict(init_value=0.1, transition_steps=100, decay_rate=0.9),
+        _expo,
+        sweeps={
+            "decay_rate": [0.95, 0.99, 0.5],
+            "transition_steps": [1, 10, 1000],
+            "init_value": [1.0],
+        },
+        grads=("init_value", "decay_rate"),
+        counts=(99, 100, 101, 250),
+    ),
+    Case(
+        "exponential_decay_staircase",
+        jd.exponential_decay,
+        dict(
+            init_value=0.1,
+            transition_steps=30,
+            decay_rate=0.5,
+            transition_begin=10,
+            staircase=True,
+            end_value=0.001,
+        ),
+        _expo,
+        sweeps={
+            "decay_rate": [0.9, 0.1],
+            "transition_steps": [7, 3],
+            "transition_begin": [0],
+            "end_value": [0.0, 0.05],
+        },
+        grads=("init_value", "end_value"),
+        counts=(9, 10, 39, 40, 41, 70, 190, 191),
+        zero_ok=("transition_begin",),
+    ),
+    Case(
+        "exponential_decay_growth",
+        jd.exponential_decay,
+        dict(init_value=0.01, transition_steps=10, decay_rate=1.5, end_value=1.0),
+        _expo,
+        sweeps={"decay_rate": [2.0, 1.1], "end_value": [0.5, 3.0]},
+        grads=("init_value", "decay_rate"),
+        counts=(5, 10, 100, 114, 115),
+    ),
+    Case(
+        "cosine_decay_schedule",
+        jd.cosine_decay_schedule,
+        dict(init_value=0.2, decay_steps=50, alpha=0.1, exponent=2.0),
+        _cos_optax,
+        sweeps={"decay_steps": [1, 49, 1000], "alpha": [0.0, 0.5], "exponent": [1.0, 0.5]},
+        grads=("init_value", "alpha", "exponent"),
+        counts=(25, 49, 50, 51),
+    ),
+    Case(
+        "warmup_constant_schedule",
+        jd.warmup_constant_schedule,
+        dict(init_value=0.0, peak_value=0.3, warmup_steps=10),
+        lambda t, init_value, peak_value, warmup_steps: _linear(
+            t, init_value, peak_value, warmup_steps
+        ),
+        sweeps={"warmup_steps": [1, 100], "peak_value": [1.0]},
+        grads=("init_value", "peak_value"),
+        counts=(9, 10, 11),
+        zero_ok=("warmup_steps",),
+    ),
+    Case(
+        "warmup_cosine_decay_schedule",
+        jd.warmup_cosine_decay_schedule,
+        dict(
+            init_value=0.01,
+            peak_value=1.0,
+            warmup_steps=20,
+            decay_steps=120,
+            end_value=0.05,
+            exponent=1.0,
+        ),
+        _warmup_cos,
+        sweeps={
+            "warmup_steps": [1, 50],
+            "decay_steps": [21, 500],
+            "peak_value": [0.5, 2.0],
+            "exponent": [2.0],
+        },
+        grads=("init_value", "peak_value", "end_value", "exponent"),
+        counts=(19, 20, 21, 70, 119, 120, 121),
+        zero_ok=("warmup_steps",),
+    ),
+    Case(
+        "warmup_exponential_decay_schedule",
+        jd.warmup_exponential_decay_schedule,
+        dict(
+            init_value=0.0,
+            peak_value=0.5,
+            warmup_steps=10,
+            transition_steps=20,
+            decay_rate=0.5,
+            transition_begin=5,
+            staircase=False,
+            end_value=0.01,
+        ),
+        _warmup_expo,
+        sweeps={
+            "warmup_steps": [1, 30],
+            "transition_steps": [3, 50],
+            "decay_rate": [0.9],
+            "peak_value": [1.0],
+            "transition_begin": [0, 1],
+        },
+        grads=("init_value", "peak_value", "decay_rate"),
+        counts=(9, 10, 11, 14, 15, 16, 35, 200),
+        zero_ok=("warmup_steps", "transition_begin"),
+    ),
+    Case(
+        "sgdr_schedule",
+        jd.sgdr_schedule,
+        dict(
+            cosine_kwargs=[
+                dict(init_value=0.0, peak_value=1.0, warmup_steps=5, decay_steps=30, end_value=0.0),
+                dict(
+                    init_value=0.1, peak_value=0.5, warmup_steps=0, decay_steps=50, end_value=0.01
+                ),
+            ]
+        ),
+        _sgdr,
+        counts=(4, 5, 6, 29, 30, 31, 79, 80, 81),
+    ),
+    Case(
+        "linear_onecycle_schedule",
+        jd.linear_onecycle_schedule,
+        dict(
+            transition_steps=100,
+            peak_value=0.4,
+            pct_start=0.25,
+            pct_final=0.8,
+            div_factor=20.0,
+            final_div_factor=100.0,
+        ),
+        _linear_onecycle,
+        sweeps={"peak_value": [1.0], "transition_steps": [50, 1000], "div_factor": [10.0]},
+        grads=("peak_value", "div_factor"),
+        counts=(24, 25, 26, 79, 80, 81, 99, 100, 101),
+        rtol=5e-5,
+    ),
+    Case(
+        "cosine_onecycle_schedule",
+        jd.cosine_onecycle_schedule,
+        dict(
+            transition_steps=100,
+            peak_value=0.4,
+            pct_start=0.3,
+            div_factor=25.0,
+            final_div_factor=1e4,
+        ),
+        _cosine_onecycle,
+        sweeps={"peak_value": [1.0], "transition_steps": [50, 1000], "pct_start": [0.5]},
+        grads=("peak_value", "div_factor", "final_div_factor"),
+        counts=(29, 30, 31, 99, 100, 101),
+        rtol=5e-5,
+    ),
+    Case(
+        "polynomial_decay",
+        jd.polynomial_decay,
+        dict(init_value=0.1, decay_steps=100, power=2.0, end_value=0.001),
+        _polynomial_decay,
+        sweeps={"decay_steps": [1, 10, 1000], "power": [0.5, 1.0], "end_value": [0.0]},
+        grads=("init_value", "power", "end_value"),
+        counts=(50, 99, 100, 101),
+    ),
+    Case(
+        "polynomial_decay_cycle",
+        jd.polynomial_decay,
+        dict(init_value=0.1, decay_steps=40, power=1.0, end_value=0.01, cycle=True),
+        _polynomial_decay,
+        sweeps={"decay_steps": [7, 100], "power": [0.5, 3.0]},
+        grads=("init_value", "end_value"),
+        counts=(39, 40, 41, 79, 80, 81, 1000, 1001),
+    ),
+    Case(
+        "natural_exp_decay",
+        jd.natural_exp_decay,
+        dict(init_value=0.1, decay_rate=0.05),
+        _natural_exp,
+        sweeps={"decay_rate": [0.01, 0.5], "decay_steps": [10, 3]},
+        grads=("init_value", "decay_rate"),
+        counts=(10, 100),
+    ),
+    Case(
+        "natural_exp_decay_staircase",
+        jd.natural_exp_decay,
+        dict(init_value=0.1, decay_rate=0.5, decay_steps=7, staircase=True),
+        _natural_exp,
+        sweeps={"decay_rate": [0.1, 1.0], "decay_steps": [1, 10]},
+        grads=("init_value", "decay_rate"),
+        counts=(6, 7, 8, 13, 14, 15),
+    ),
+    Case(
+        "inverse_time_decay",
+        jd.inverse_time_decay,
+        dict(init_value=0.1, decay_rate=0.5, decay_steps=10),
+        _inverse_time,
+        sweeps={"decay_rate": [0.01, 2.0], "decay_steps": [1, 100]},
+        grads=("init_value", "decay_rate"),
+        counts=(9, 10, 11, 100),
+    ),
+    Case(
+        "inverse_time_decay_staircase",
+        jd.inverse_time_decay,
+        dict(init_value=0.1, decay_rate=1.0, decay_steps=10, staircase=True),
+        _inverse_time,
+        sweeps={"decay_rate": [0.5], "decay_steps": [3, 30]},
+        grads=("init_value", "decay_rate"),
+        counts=(9, 10, 11, 19, 20),
+    ),
+    Case(
+        "inverse_sqrt_decay",
+        jd.inverse_sqrt_decay,
+        dict(init_value=0.01, warmup_steps=100),
+        _inverse_sqrt,
+        sweeps={"warmup_steps": [1, 1000], "init_value": [0.1]},
+        grads=("init_value",),
+        counts=(50, 99, 100, 101, 400),
+        zero_ok=("warmup_steps",),
+    ),
+    Case(
+        "inverse_sqrt_decay_timescale",
+        jd.inverse_sqrt_decay,
+        dict(init_value=0.01, warmup_steps=10, timescale=50),
+        _inverse_sqrt,
+        sweeps={"warmup_steps": [1, 100], "timescale": [1, 1000]},
+        grads=("init_value", "timescale"),
+        counts=(9, 10, 11, 60),
+        zero_ok=("warmup_steps",),
+    ),
+    Case(
+        "step_decay",
+        jd.step_decay,
+        dict(init_value=0.1, step_size=10, gamma=0.5),
+        _step_decay,
+        sweeps={"step_size": [1, 3, 100], "gamma": [0.1, 0.9], "init_value": [1.0]},
+        grads=("init_value", "gamma"),
+        counts=(9, 10, 11, 29, 30, 31, 299, 300),
+    ),
+    Case(
+        "cosine_decay",
+        jd.cosine_decay,
+        dict(init_value=0.1, decay_steps=1000, end_value=0.001, exponent=1.0),
+        _cosine_decay,
+        sweeps={"decay_steps": [1, 10, 5000], "end_value": [0.0, 0.05], "exponent": [2.0]},
+        grads=("init_value", "end_value", "exponent"),
+        counts=(500, 999, 1000, 1001),
+    ),
+    Case(
+        "cosine_restarts",
+        jd.cosine_restarts,
+        dict(init_value=0.1, first_decay_steps=10, t_mul=2.0, m_mul=0.5, alpha=0.01),
+        _cosine_restarts,
+        sweeps={
+            "first_decay_steps": [3, 100],
+            "t_mul": [1.0, 1.5, 3.0],
+            "m_mul": [1.0, 0.9],
+            "alpha": [0.0],
+        },
+        grads=("init_value", "m_mul", "alpha"),
+        counts=(9, 10, 11, 29, 30, 31, 69, 70, 71),
+        rtol=1e-4,
+    ),
+    Case(
+        "cosine_restarts_tmul1",
+        jd.cosine_restarts,
+        dict(init_value=0.1, first_decay_steps=20, t_mul=1.0, m_mul=0.9, alpha=0.0),
+        _cosine_restarts,
+        sweeps={"first_decay_steps": [7, 100], "m_mul": [1.0]},
+        grads=("init_value", "m_mul"),
+        counts=(19, 20, 21, 39, 40, 41),
+        rtol=1e-4,
+    ),
+    Case(
+        "one_cycle",
+        jd.one_cycle,
+        dict(max_value=0.1, total_steps=100),
+        _one_cycle,
+        sweeps={
+            "max_value": [1.0],
+            "total_steps": [10, 1000],
+            "pct_start": [0.5, 0.1],
+            "div_factor": [10.0],
+            "final_div_factor": [100.0],
+        },
+        grads=("max_value", "div_factor", "final_div_factor"),
+        counts=(28, 29, 30, 98, 99, 100),
+        rtol=5e-5,
+    ),
+    Case(
+        "one_cycle_linear_3phase",
+        jd.one_cycle,
+        dict(
+            max_value=0.5,
+            total_steps=200,
+            pct_start=0.25,
+            anneal_strategy="linear",
+            three_phase=True,
+        ),
+        _one_cycle,
+        sweeps={"total_steps": [40, 1000], "pct_start": [0.3]},
+        grads=("max_value",),
+        counts=(48, 49, 50, 97, 98, 99, 198, 199, 200),
+        rtol=5e-5,
+    ),
+    Case(
+        "cyclic_triangular",
+        jd.cyclic,
+        dict(base_value=0.001, max_value=0.1, step_size_up=10),
+        _cyclic,
+        sweeps={"step_size_up": [1, 100], "max_value": [1.0]},
+        grads=("base_value", "max_value"),
+        counts=(9, 10, 11, 19, 20, 21),
+    ),
+    Case(
+        "cyclic_triangular2",
+        jd.cyclic,
+        dict(base_value=0.01, max_value=0.1, step_size_up=5, step_size_down=15, mode="triangular2"),
+        _cyclic,
+        sweeps={"step_size_up": [2, 20], "step_size_down": [1, 30]},
+        grads=("base_value", "max_value"),
+        counts=(4, 5, 6, 19, 20, 21, 45),
+    ),
+    Case(
+        "cyclic_exp_range",
+        jd.cyclic,
+        dict(base_value=0.01, max_value=0.1, step_size_up=8, mode="exp_range", gamma=0.99),
+        _cyclic,
+        sweeps={"gamma": [0.9, 1.0], "step_size_up": [3]},
+        grads=("base_value", "max_value", "gamma"),
+        counts=(7, 8, 9, 16, 17),
+    ),
+    Case(
+        "warmup_stable_decay",
+        jd.warmup_stable_decay,
+        dict(
+            peak_value=0.1,
+            warmup_steps=10,
+            stable_steps=30,
+            decay_steps=20,
+            init_value=0.001,
+            end_value=0.0001,
+        ),
+        _wsd,
+        sweeps={"warmup_steps": [1, 50], "stable_steps": [1, 100], "decay_steps": [1, 200]},
+        grads=("peak_value", "init_value", "end_value"),
+        counts=(9, 10, 11, 39, 40, 41, 59, 60, 61),
+        zero_ok=("warmup_steps", "stable_steps", "decay_steps"),
+    ),
+    Case(
+        "warmup_stable_decay_cosine",
+        jd.warmup_stable_decay,
+        dict(peak_value=1.0, warmup_steps=5, stable_steps=0, decay_steps=40, decay_type="cosine"),
+        _wsd,
+        sweeps={"stable_steps": [10]},
+        grads=("peak_value",),
+        counts=(4, 5, 6, 44, 45, 46),
+        zero_ok=("warmup_steps", "stable_steps"),
+    ),
+    Case(
+        "warmup_stable_decay_sqrt",
+        jd.warmup_stable_decay,
+        dict(
+            peak_value=1.0,
+            warmup_steps=0,
+            stable_steps=10,
+            decay_steps=40,
+            decay_type="sqrt",
+            end_value=0.1,
+        ),
+        _wsd,
+        sweeps={"warmup_steps": [5]},
+        grads=("peak_value", "end_value"),
+        counts=(9, 10, 11, 49, 50, 51),
+        zero_ok=("warmup_steps", "stable_steps"),
+    ),
+]
+
+FAR_COUNTS = _FAR
