@@ -208,7 +208,7 @@ def _sha256(path: Path) -> str:
 
 
 def download_file(
-    name: str, sha256: str, target_dir: Path, mirrors: Sequence[str], timeout: float = 30.0
+    name: str, sha256: str, target_dir: Path, mirrors: Sequence[str], timeout: float = 10.0
 ) -> Path:
     """Fetch ``name`` from the first mirror that serves it with the expected SHA-256.
 
@@ -243,7 +243,7 @@ def download_file(
 
 
 def download_mnist(
-    target_dir: Path, mirrors: Sequence[str] = MNIST_MIRRORS, timeout: float = 30.0
+    target_dir: Path, mirrors: Sequence[str] = MNIST_MIRRORS, timeout: float = 10.0
 ) -> Path:
     """Download the four MNIST archives into ``target_dir`` (skipping verified ones)."""
     for name, digest in MNIST_FILES.items():
