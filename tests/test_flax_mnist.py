@@ -440,3 +440,12 @@ def test_cnn_convolution_matches_flax_conv():
     np.testing.assert_allclose(mine, jax.jit(lambda x: conv(x))(x), rtol=1e-5, atol=1e-6)
     pooled = jax.jit(lambda x: nnx.avg_pool(x, (2, 2), strides=(2, 2)))(x)
     np.testing.assert_allclose(jax.jit(train.avg_pool_2x2)(x), pooled, rtol=1e-6)
+
+
+def test_default_workdir_resumes_same_config_only():
+    base = get_config()
+    more = dataclasses.replace(base, epochs=base.epochs + 5)
+    other = dataclasses.replace(base, schedule="cosine_decay(0.1, total_steps)")
+    assert train.default_workdir(base) == train.default_workdir(more)
+    assert train.default_workdir(base) != train.default_workdir(other)
+    assert train.default_workdir(base).parent.name == "jaxdecay_mnist"

@@ -37,7 +37,12 @@ def build_parser(defaults) -> argparse.ArgumentParser:
         description=__doc__.split("\n\n")[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("--workdir", default="/tmp/jaxdecay_mnist", help="outputs and checkpoints")
+    p.add_argument(
+        "--workdir",
+        default=None,
+        help="outputs and checkpoints; rerunning in the same folder resumes (default: a folder "
+        "under <tmp>/jaxdecay_mnist/ named after the configuration)",
+    )
     helps = {
         "dataset": "mnist or fashion_mnist",
         "data_dir": "folder with the four IDX files (.gz or raw)",
@@ -98,7 +103,8 @@ def main(argv: Sequence[str] | None = None) -> dict:
 
     import train
 
-    return train.train_and_evaluate(config, args.workdir)
+    workdir = args.workdir or train.default_workdir(config)
+    return train.train_and_evaluate(config, workdir)
 
 
 if __name__ == "__main__":

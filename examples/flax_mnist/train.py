@@ -498,6 +498,19 @@ def _checkpoint_manager(workdir: Path):
 _RESUME_IGNORED = ("epochs", "progress", "plots", "checkpoint", "distributed", "sweep_mode")
 
 
+def default_workdir(config: Config) -> Path:
+    """``<tmp>/jaxdecay_mnist/<dataset>-<model>-<hash>``: the hash covers every field that must
+    match to resume (not ``epochs``), so rerunning a command resumes or extends it and a changed
+    flag gets a fresh folder."""
+    import hashlib
+    import tempfile
+
+    fields = {k: v for k, v in dataclasses.asdict(config).items() if k not in _RESUME_IGNORED}
+    digest = hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()
+    name = f"{config.dataset}-{config.model}-{'sweep-' if config.sweep else ''}{digest[:8]}"
+    return Path(tempfile.gettempdir()) / "jaxdecay_mnist" / name
+
+
 def _run_identity(config: Config, schedule_text: str, sweep_mode: str | None) -> dict:
     d = {k: v for k, v in dataclasses.asdict(config).items() if k not in _RESUME_IGNORED}
     d["hidden_sizes"] = list(d["hidden_sizes"])
@@ -629,7 +642,13 @@ def train_and_evaluate(
         start = int(mngr.latest_step())
         state = mngr.restore(start, args=ocp.args.StandardRestore(state))
         runs, steps_rows = _load_metrics(workdir, n, start, sweep=mode is not None)
-        log(f"resuming from the checkpoint after epoch {start} in {workdir}")
+        if start >= config.epochs:
+            log(
+                f"{workdir} already holds {start} epochs (>= --epochs {config.epochs}); nothing "
+                "to train. Pass more --epochs to continue, or another --workdir"
+            )
+        else:
+            log(f"resuming from the checkpoint after epoch {start} in {workdir}")
     if is_main:
         _write_json(workdir / "config.json", identity)
 
@@ -638,7 +657,7 @@ def train_and_evaluate(
         f"{config.model}, {config.optimizer}, {config.dtype}, batch {config.batch_size}, "
         f"{steps_per_epoch} steps/epoch, {n_dev} {devices[0].platform} device(s)"
     )
-    log(f"schedule: {schedule!r}")
+    log(f"schedule: {schedule!r}; workdir: {workdir}")
     if mode:
         log(f"sweep: {where.display} ({where.owner}) over {values.tolist()}, mode {mode}")
 
