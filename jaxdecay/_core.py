@@ -63,9 +63,9 @@ def _call_with(name: str, args: Mapping[str, Any]) -> Any:
     return fn(*pos, **kw)
 
 
-def _rebuild(name: str, args: dict[str, Any]) -> Schedule:
+def _rebuild(name: str, args: dict[str, Any], passed: tuple[str, ...]) -> Schedule:
     # Used by pickle: the constructor runs again (and validates again).
-    return Schedule(name, args, tuple(args), _call_with(name, args))
+    return Schedule(name, args, passed, _call_with(name, args))
 
 
 # --------------------------------------------------------------------------------------------
@@ -168,7 +168,7 @@ class Schedule:
         return f"{self._name}({', '.join(parts)})"
 
     def __reduce__(self):
-        return (_rebuild, (self._name, self._args))
+        return (_rebuild, (self._name, self._args, self._passed))
 
     # pytree protocol ------------------------------------------------------------------------
     def _tree_flatten(self):
@@ -199,7 +199,7 @@ def _fmt_float(x: Any) -> str:
             return repr(float(v))
         if x.dtype == np.float64:
             return repr(float(v))
-        return np.format_float_positional(x, unique=True, trim="0")
+        return np.format_float_positional(x[()], unique=True, trim="0")
     return repr(x.item())
 
 
@@ -212,7 +212,7 @@ def _fmt_value(v: Any) -> str:
     if isinstance(v, bool | np.bool_ | str) or v is None:
         return repr(v if not isinstance(v, np.bool_) else bool(v))
     if isinstance(v, float):
-        return repr(v)
+        return repr(float(v))  # np.float64 is a float: no "np.float64(...)" in the text
     if isinstance(v, int):
         return repr(v)
     if isinstance(v, jax.Array | np.ndarray | np.generic):
@@ -261,15 +261,22 @@ def schedule_factory(fn: Callable[..., Callable[[Any], jax.Array]]) -> Callable[
 def float_dtype(*values: Any) -> jnp.dtype:
     """The floating dtype of a schedule's result.
 
-    JAX's promotion of the numeric hyperparameters with a weak Python float: ``float32`` by
-    default, ``float64`` under x64 when a hyperparameter is float64 (or only weak values are
-    given), never an integer dtype.
+    The widest floating dtype among the hyperparameters given as arrays (NumPy or JAX, traced or
+    not); Python numbers and integer arrays are weak and add nothing. Without such an array it is
+    JAX's default float: ``float32``, or ``float64`` when x64 is enabled. Never an integer dtype.
+    Written without implicit promotion, so it also holds under
+    ``jax_numpy_dtype_promotion="strict"``.
     """
-    vals = [v for v in values if v is not None and not isinstance(v, str | bool)]
-    dt = jnp.result_type(float, *vals)
-    if not jnp.issubdtype(dt, jnp.floating):
-        dt = jnp.result_type(float)
-    return dt
+    dt = None
+    for v in values:
+        if v is None or isinstance(v, str | bool):
+            continue
+        if isinstance(v, int | float) and not isinstance(v, np.generic):
+            continue
+        d = jax.dtypes.canonicalize_dtype(np.result_type(v) if not hasattr(v, "dtype") else v.dtype)
+        if jnp.issubdtype(d, jnp.floating):
+            dt = d if dt is None else jnp.promote_types(dt, d)
+    return dt if dt is not None else jnp.result_type(float)
 
 
 def as_count(count: jax.typing.ArrayLike) -> jax.Array:

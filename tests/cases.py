@@ -705,7 +705,12 @@ CASES: list[Case] = [
             end_value=0.0001,
         ),
         _wsd,
-        sweeps={"warmup_steps": [1, 50], "stable_steps": [1, 100], "decay_steps": [1, 200]},
+        sweeps={
+            "warmup_steps": [1, 50],
+            "stable_steps": [1, 100],
+            "decay_steps": [1, 200],
+            "peak_value": [1.0, 0.01],
+        },
         grads=("peak_value", "init_value", "end_value"),
         counts=(9, 10, 11, 39, 40, 41, 59, 60, 61),
         zero_ok=("warmup_steps", "stable_steps", "decay_steps"),
@@ -740,3 +745,9 @@ CASES: list[Case] = [
 ]
 
 FAR_COUNTS = _FAR
+
+# Piecewise schedules and combinators (issue 7). Imported last: they import `Case` from here.
+from cases_piecewise import CASES as _PW  # noqa: E402
+from cases_combinators import CASES as _CB  # noqa: E402
+
+CASES = CASES + _PW + _CB
