@@ -819,6 +819,7 @@ __all__ = [
     "CNN",
     "MLP",
     "build_programs",
+    "default_workdir",
     "find_sweep_key",
     "learning_rates",
     "make_model",
