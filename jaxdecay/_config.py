@@ -250,9 +250,13 @@ class _Reader:
         )
 
     def call(self, node: ast.Call) -> _core.Schedule:
-        if not isinstance(node.func, ast.Name):
-            raise self.fail("only plain schedule names can be called (no attributes)", node.func)
-        name = node.func.id
+        func = node.func
+        if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
+            name = f"{func.value.id}.{func.attr}"  # a migration name: torch.LinearLR
+        elif isinstance(func, ast.Name):
+            name = func.id
+        else:
+            raise self.fail("only schedule names can be called", func)
         factories = _core.registry()
         if name not in factories:
             raise self.fail(_unknown_name(name), node.func)
