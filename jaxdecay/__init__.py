@@ -5,6 +5,9 @@ that is traceable in every numeric hyperparameter, carries its own description (
 :func:`to_config`, pickling) and is a JAX pytree.
 """
 
+# `compat` registers the migration names (torch.LinearLR, keras.PiecewiseConstantDecay, ...) for
+# from_config, parse and unpickling; it imports neither PyTorch nor Keras.
+from jaxdecay import compat
 from jaxdecay._config import ConfigError, ParseError, from_config, parse, to_config
 from jaxdecay._core import Schedule, registry
 from jaxdecay._cosine import (
@@ -72,6 +75,8 @@ __all__ = [
     "effective_learning_rate",
     "hyperparams",
     "reduce_on_plateau",
+    # Migration namespaces (jaxdecay.compat.torch, jaxdecay.compat.keras).
+    "compat",
     # Schedules as data.
     "ConfigError",
     "ParseError",

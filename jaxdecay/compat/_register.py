@@ -1,0 +1,28 @@
+"""Registering a migration constructor under ``<library>.<ClassName>`` (``torch.LinearLR``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from jaxdecay._core import Schedule, schedule_factory
+
+
+def registered(library: str) -> Callable[[Callable[..., Any]], Callable[..., Schedule]]:
+    """``schedule_factory`` with the registry name ``<library>.<function name>``.
+
+    The dotted name is what ``repr`` shows and what :func:`jaxdecay.to_config`,
+    :func:`jaxdecay.from_config` and :func:`jaxdecay.parse` use, so the migration names cannot
+    clash with jaxdecay's own schedules (nor ``torch.X`` with ``keras.X``). The public function
+    keeps its plain name.
+    """
+
+    def deco(fn: Callable[..., Any]) -> Callable[..., Schedule]:
+        plain = fn.__name__
+        fn.__name__ = f"{library}.{plain}"
+        factory = schedule_factory(fn)
+        factory.__name__ = plain
+        factory.__qualname__ = plain
+        return factory
+
+    return deco
