@@ -63,9 +63,9 @@ def _call_with(name: str, args: Mapping[str, Any]) -> Any:
     return fn(*pos, **kw)
 
 
-def _rebuild(name: str, args: dict[str, Any]) -> Schedule:
+def _rebuild(name: str, args: dict[str, Any], passed: tuple[str, ...]) -> Schedule:
     # Used by pickle: the constructor runs again (and validates again).
-    return Schedule(name, args, tuple(args), _call_with(name, args))
+    return Schedule(name, args, passed, _call_with(name, args))
 
 
 # --------------------------------------------------------------------------------------------
@@ -168,7 +168,7 @@ class Schedule:
         return f"{self._name}({', '.join(parts)})"
 
     def __reduce__(self):
-        return (_rebuild, (self._name, self._args))
+        return (_rebuild, (self._name, self._args, self._passed))
 
     # pytree protocol ------------------------------------------------------------------------
     def _tree_flatten(self):
@@ -199,7 +199,7 @@ def _fmt_float(x: Any) -> str:
             return repr(float(v))
         if x.dtype == np.float64:
             return repr(float(v))
-        return np.format_float_positional(x, unique=True, trim="0")
+        return np.format_float_positional(x[()], unique=True, trim="0")
     return repr(x.item())
 
 

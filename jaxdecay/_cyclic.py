@@ -118,7 +118,9 @@ def linear_onecycle_schedule(
     _check_onecycle(transition_steps, peak_value, div_factor, final_div_factor)
     v.check_range("pct_start", pct_start, 0.0, 1.0)
     v.check_range("pct_final", pct_final, 0.0, 1.0)
-    v.check_increasing("[pct_start, pct_final]", [pct_start, pct_final], strict=False)
+    ps, pf = v.concrete_value("pct_start", pct_start), v.concrete_value("pct_final", pct_final)
+    if ps is not None and pf is not None and (pf < ps).any():
+        raise ValueError(f"`pct_final` must be >= `pct_start` = {pct_start!r}, got {pct_final!r}")
 
     def schedule(count):
         dt = float_dtype(transition_steps, peak_value, pct_start, pct_final, div_factor)
