@@ -372,3 +372,12 @@ def test_registered_schedules_have_finite_gradients():
 
     grads = jax.jit(jax.grad(total, argnums=range(5)))(0.1, 0.01, 0.5, 0.3, 0.0)
     assert all(np.isfinite(g) for g in grads)
+
+
+def test_parse_reads_migration_names_only():
+    s = jaxdecay.parse("torch.LinearLR(0.1, start_factor=0.5, total_iters=4)")
+    assert s.name == "torch.LinearLR"
+    with pytest.raises(jaxdecay.ParseError, match=r"unknown schedule 'torch.LinearLRR'.*Did you"):
+        jaxdecay.parse("torch.LinearLRR(0.1)")
+    with pytest.raises(jaxdecay.ParseError, match=r"only plain schedule names can be called"):
+        jaxdecay.parse("os.system('true')")
