@@ -261,15 +261,22 @@ def schedule_factory(fn: Callable[..., Callable[[Any], jax.Array]]) -> Callable[
 def float_dtype(*values: Any) -> jnp.dtype:
     """The floating dtype of a schedule's result.
 
-    JAX's promotion of the numeric hyperparameters with a weak Python float: ``float32`` by
-    default, ``float64`` under x64 when a hyperparameter is float64 (or only weak values are
-    given), never an integer dtype.
+    The widest floating dtype among the hyperparameters given as arrays (NumPy or JAX, traced or
+    not); Python numbers and integer arrays are weak and add nothing. Without such an array it is
+    JAX's default float: ``float32``, or ``float64`` when x64 is enabled. Never an integer dtype.
+    Written without implicit promotion, so it also holds under
+    ``jax_numpy_dtype_promotion="strict"``.
     """
-    vals = [v for v in values if v is not None and not isinstance(v, str | bool)]
-    dt = jnp.result_type(float, *vals)
-    if not jnp.issubdtype(dt, jnp.floating):
-        dt = jnp.result_type(float)
-    return dt
+    dt = None
+    for v in values:
+        if v is None or isinstance(v, str | bool):
+            continue
+        if isinstance(v, int | float) and not isinstance(v, np.generic):
+            continue
+        d = jax.dtypes.canonicalize_dtype(np.result_type(v) if not hasattr(v, "dtype") else v.dtype)
+        if jnp.issubdtype(d, jnp.floating):
+            dt = d if dt is None else jnp.promote_types(dt, d)
+    return dt if dt is not None else jnp.result_type(float)
 
 
 def as_count(count: jax.typing.ArrayLike) -> jax.Array:

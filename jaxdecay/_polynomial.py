@@ -38,7 +38,8 @@ def constant_schedule(value: jax.typing.ArrayLike):
     def schedule(count):
         t = as_count(count)
         dt = float_dtype(value)
-        return jnp.broadcast_to(jnp.asarray(value, dt), t.shape)
+        v = jnp.asarray(value, dt)
+        return jnp.broadcast_to(v, jnp.broadcast_shapes(v.shape, t.shape))
 
     return schedule
 
@@ -221,7 +222,7 @@ def polynomial_decay(
             # Exact integer position in the period: float32 cannot hold counts past 2**24.
             T_int = jnp.maximum(T_raw, 1).astype(t_raw.dtype)
             r = t_raw % T_int
-            q = (t_raw // T_int + (r > 0)).astype(dt)
+            q = (t_raw // T_int + (r > 0).astype(t_raw.dtype)).astype(dt)
             gap = jnp.where(t_raw == 0, T_int, jnp.where(r > 0, T_int - r, 0)).astype(dt)
             period = T * jnp.maximum(q, 1)
             left = jnp.clip(gap / period, 0, 1)

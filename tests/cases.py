@@ -741,7 +741,12 @@ CASES: list[Case] = [
             end_value=0.0001,
         ),
         _wsd,
-        sweeps={"warmup_steps": [1, 50], "stable_steps": [1, 100], "decay_steps": [1, 200]},
+        sweeps={
+            "warmup_steps": [1, 50],
+            "stable_steps": [1, 100],
+            "decay_steps": [1, 200],
+            "peak_value": [1.0, 0.01],
+        },
         grads=("peak_value", "init_value", "end_value"),
         counts=(9, 10, 11, 39, 40, 41, 59, 60, 61),
         zero_ok=("warmup_steps", "stable_steps", "decay_steps"),

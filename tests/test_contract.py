@@ -21,6 +21,8 @@ from cases import CASES, FAR_COUNTS, Case
 
 import jaxdecay as jd
 
+pytestmark = pytest.mark.usefixtures("strict_promotion")
+
 IDS = [c.id for c in CASES]
 
 
@@ -203,17 +205,22 @@ def test_describes_itself(case):
     chex.assert_trees_all_close(pickle.loads(pickle.dumps(s))(t), want, rtol=1e-6)
 
 
-@pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_schedule_is_a_pytree(case):
-    # A schedule passed into jit as an argument: array hyperparameters are leaves, so new values
-    # re-use the compiled program.
-    arrays = {
+def _float_args(case: Case) -> dict:
+    return {
         k: jnp.asarray(v, jnp.float32)
         for k, v in case.kwargs.items()
         if isinstance(v, float) and k in case.grads
     }
-    if not arrays:
-        pytest.skip("no float hyperparameter to hold as an array")
+
+
+PYTREE_CASES = [c for c in CASES if _float_args(c)]
+
+
+@pytest.mark.parametrize("case", PYTREE_CASES, ids=[c.id for c in PYTREE_CASES])
+def test_schedule_is_a_pytree(case):
+    # A schedule passed into jit as an argument: array hyperparameters are leaves, so new values
+    # re-use the compiled program.
+    arrays = _float_args(case)
     s = _build(case, **arrays)
     t = jnp.arange(8)
     chex.clear_trace_counter()
@@ -226,3 +233,21 @@ def test_schedule_is_a_pytree(case):
     chex.assert_trees_all_close(f(s, t), s(t), rtol=1e-6)
     s2 = _build(case, **{k: v * 0.5 for k, v in arrays.items()})
     chex.assert_trees_all_close(f(s2, t), s2(t), rtol=1e-6)
+
+
+def test_every_registered_constructor_has_a_case():
+    covered = {c.factory.__name__ for c in CASES}
+    missing = sorted(set(jd.registry()) - covered)
+    assert not missing, f"constructors without a contract Case: {missing}"
+
+
+SWEPT = ("transition_steps", "decay_steps", "warmup_steps", "peak_value", "decay_rate")
+
+
+@pytest.mark.parametrize("name", sorted(jd.registry()))
+def test_named_hyperparameters_are_swept(name):
+    # The acceptance list: vmap over these works wherever a schedule has them.
+    params = inspect.signature(jd.registry()[name]).parameters
+    wanted = {p for p in SWEPT if p in params}
+    swept = {k for c in CASES if c.factory.__name__ == name for k in c.sweeps}
+    assert wanted <= swept, f"{name}: not swept {sorted(wanted - swept)}"

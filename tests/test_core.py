@@ -140,3 +140,23 @@ def test_schedule_works_with_optax():
         _, state = opt.update({"w": jnp.ones(3)}, state, params)
         lrs.append(float(state.hyperparams["learning_rate"]))  # the value that update used
     np.testing.assert_allclose(lrs, [0.1, 0.09, 0.081, 0.0729], rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda v: jd.constant_schedule(v),
+        lambda v: jd.cosine_decay(v, 100),
+        lambda v: jd.exponential_decay(v, 10, 0.5, staircase=True),
+        lambda v: jd.step_decay(v, 10),
+        lambda v: jd.one_cycle(v, 100),
+    ],
+)
+def test_array_hyperparameters_broadcast_with_counts(build):
+    values = jnp.array([0.1, 0.2, 0.4])
+    out = build(values)(jnp.arange(4)[:, None])
+    assert out.shape == (4, 3)
+    for j, v in enumerate([0.1, 0.2, 0.4]):
+        np.testing.assert_allclose(
+            np.asarray(out[:, j]), np.asarray(build(v)(jnp.arange(4))), rtol=1e-6
+        )
