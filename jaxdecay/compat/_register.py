@@ -13,16 +13,12 @@ def registered(library: str) -> Callable[[Callable[..., Any]], Callable[..., Sch
 
     The dotted name is what ``repr`` shows and what :func:`jaxdecay.to_config`,
     :func:`jaxdecay.from_config` and :func:`jaxdecay.parse` use, so the migration names cannot
-    clash with jaxdecay's own schedules (nor ``torch.X`` with ``keras.X``). The public function
-    keeps its plain name.
+    clash with jaxdecay's own schedules (nor ``torch.X`` with ``keras.X``). Like every registered
+    constructor, the function's ``__name__`` is its registry name (``__qualname__`` stays plain).
     """
 
     def deco(fn: Callable[..., Any]) -> Callable[..., Schedule]:
-        plain = fn.__name__
-        fn.__name__ = f"{library}.{plain}"
-        factory = schedule_factory(fn)
-        factory.__name__ = plain
-        factory.__qualname__ = plain
-        return factory
+        fn.__name__ = f"{library}.{fn.__name__}"
+        return schedule_factory(fn)
 
     return deco
