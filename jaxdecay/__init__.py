@@ -8,6 +8,17 @@ that is traceable in every numeric hyperparameter, carries its own description (
 # `compat` registers the migration names (torch.LinearLR, keras.PiecewiseConstantDecay, ...) for
 # from_config, parse and unpickling; it imports neither PyTorch nor Keras.
 from jaxdecay import compat
+from jaxdecay._combinators import (
+    add,
+    clip,
+    multiply,
+    per_epoch,
+    repeat,
+    scale,
+    shift,
+    stretch,
+    warmup,
+)
 from jaxdecay._config import ConfigError, ParseError, from_config, parse, to_config
 from jaxdecay._core import Schedule, registry
 from jaxdecay._cosine import (
@@ -31,6 +42,14 @@ from jaxdecay._exponential import (
     step_decay,
 )
 from jaxdecay._hyperparams import effective_learning_rate, hyperparams
+from jaxdecay._piecewise import (
+    join_schedules,
+    multistep_decay,
+    piecewise_constant,
+    piecewise_constant_schedule,
+    piecewise_interpolate_schedule,
+    piecewise_linear,
+)
 from jaxdecay._plateau import ReduceOnPlateauState, reduce_on_plateau
 from jaxdecay._polynomial import (
     constant_schedule,
@@ -81,8 +100,23 @@ __all__ = [
     "ConfigError",
     "ParseError",
     "Schedule",
+    "add",
+    "clip",
     "from_config",
+    "join_schedules",
+    "multistep_decay",
+    "multiply",
     "parse",
+    "per_epoch",
+    "piecewise_constant",
+    "piecewise_constant_schedule",
+    "piecewise_interpolate_schedule",
+    "piecewise_linear",
     "registry",
+    "repeat",
+    "scale",
+    "shift",
+    "stretch",
     "to_config",
+    "warmup",
 ]

@@ -212,7 +212,7 @@ def _fmt_value(v: Any) -> str:
     if isinstance(v, bool | np.bool_ | str) or v is None:
         return repr(v if not isinstance(v, np.bool_) else bool(v))
     if isinstance(v, float):
-        return repr(v)
+        return repr(float(v))  # np.float64 is a float: no "np.float64(...)" in the text
     if isinstance(v, int):
         return repr(v)
     if isinstance(v, jax.Array | np.ndarray | np.generic):

@@ -832,3 +832,9 @@ CASES: list[Case] = [
 ]
 
 FAR_COUNTS = _FAR
+
+# Piecewise schedules and combinators (issue 7). Imported last: they import `Case` from here.
+from cases_piecewise import CASES as _PW  # noqa: E402
+from cases_combinators import CASES as _CB  # noqa: E402
+
+CASES = CASES + _PW + _CB

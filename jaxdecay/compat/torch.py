@@ -37,6 +37,7 @@ from jaxdecay._core import as_count, float_dtype, remaining, safe_pow
 from jaxdecay._cosine import cosine_decay, cosine_restarts
 from jaxdecay._cyclic import cyclic, one_cycle
 from jaxdecay._exponential import exponential_decay, step_decay
+from jaxdecay._piecewise import multistep_decay
 from jaxdecay.compat._register import registered
 
 __all__ = [
@@ -133,8 +134,6 @@ def MultiStepLR(
     References:
       PyTorch, `MultiStepLR <https://pytorch.org/docs/stable/generated/torch.optim.lr_scheduler.MultiStepLR.html>`_
     """  # noqa: E501
-    from jaxdecay._piecewise import multistep_decay  # TODO: top-level once piecewise lands
-
     return multistep_decay(lr, milestones, gamma)
 
 

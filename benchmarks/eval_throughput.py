@@ -1,0 +1,308 @@
+"""Evaluation throughput: every registered schedule on 10 million counts, against the same
+formula written as a raw ``jnp`` expression (the limit), and the piecewise schedules against
+Optax's where-chain at n = 10 and 100 pieces.
+
+Each function is jitted once, then timed on an int32 array of ``--size`` counts (``t mod
+20,000``, so every phase is visited); runs alternate between the contenders (fair under load),
+and the median of ``--runs`` runs is reported in millions of counts per second.
+
+Run::
+
+    python benchmarks/eval_throughput.py            # 10M counts, 7 runs
+    python benchmarks/eval_throughput.py --quick    # 1M counts, 3 runs
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+import jaxdecay as jd
+
+PI = np.pi
+B10 = [int(b) for b in np.arange(1, 11) * 1500]  # 10 boundaries over the 20,000 counts
+V11 = [float(0.1 * 0.8**i) for i in range(11)]
+
+
+def _chain(t, bounds, values):
+    """The fastest hand-written piecewise constant: a where-chain on Python constants."""
+    v = jnp.full(t.shape, values[0], jnp.float32)
+    for b, x in zip(bounds, values[1:], strict=True):
+        v = jnp.where(t >= b, jnp.float32(x), v)
+    return v
+
+
+def _interp_chain(t, xs, ys):
+    tf = t.astype(jnp.float32)
+    v = jnp.full(t.shape, ys[0], jnp.float32)
+    for i in range(len(xs) - 1):
+        f = jnp.clip((tf - xs[i]) / (xs[i + 1] - xs[i]), 0.0, 1.0)
+        v = jnp.where(tf >= xs[i], ys[i] + (ys[i + 1] - ys[i]) * f, v)
+    return v
+
+
+def _cos(t, init=0.1, steps=1000.0, end=1e-4):
+    c = jnp.minimum(t.astype(jnp.float32), steps)
+    return end + (init - end) * 0.5 * (1 + jnp.cos(PI * c / steps))
+
+
+def _lin(t, a, b, n, begin=0.0):
+    return a + (b - a) * jnp.clip((t.astype(jnp.float32) - begin) / n, 0.0, 1.0)
+
+
+def _f(t):
+    return t.astype(jnp.float32)
+
+
+COS = jd.cosine_decay(0.1, 1000, end_value=1e-4)
+STEP = jd.step_decay(0.1, 3, 0.5)
+INTERP_SCALES = {b: 0.8 for b in B10}
+SGDR = [dict(init_value=0.0, peak_value=0.1, warmup_steps=100, decay_steps=1000, end_value=0.0)]
+
+
+def _raw_interp(t):
+    xs = [0.0] + [float(b) for b in B10]
+    return _interp_chain(t, xs, V11)
+
+
+def _raw_onecycle(t, cos):
+    tf = _f(t)
+    lo, hi, fin = 0.1 / 25, 0.1, 0.1 / 25 / 1e4
+    up = jnp.clip(tf / 2999.0, 0, 1)
+    dn = jnp.clip((tf - 2999.0) / (9999.0 - 2999.0), 0, 1)
+    if cos:
+        a = hi + (lo - hi) / 2 * (jnp.cos(PI * up) + 1)
+        b = fin + (hi - fin) / 2 * (jnp.cos(PI * dn) + 1)
+    else:
+        a, b = lo + (hi - lo) * up, hi + (fin - hi) * dn
+    return jnp.where(tf < 2999.0, a, b)
+
+
+def _raw_restarts(t):
+    tf = _f(t)
+    i = jnp.floor(jnp.log2(1.0 + tf / 1000.0))
+    start = 1000.0 * (2.0**i - 1.0)
+    frac = (tf - start) / (1000.0 * 2.0**i)
+    return 0.1 * 0.5 * (1 + jnp.cos(PI * frac))
+
+
+def _raw_cyclic(t):
+    tf = _f(t)
+    cycle = jnp.floor(1 + tf / 4000.0)
+    x = jnp.abs(tf / 2000.0 - 2 * cycle + 1)
+    return 0.001 + (0.1 - 0.001) * jnp.maximum(0.0, 1 - x)
+
+
+def _raw_wsd(t):
+    tf = _f(t)
+    warm = 0.1 * tf / 1000.0
+    dec = 0.1 * (1 - jnp.clip((tf - 6000.0) / 4000.0, 0, 1))
+    return jnp.where(tf < 1000.0, warm, jnp.where(tf < 6000.0, 0.1, dec))
+
+
+# name -> (jaxdecay schedule, raw jnp formula). One entry (at least) per registered name.
+CASES: dict[str, tuple[Callable, Callable]] = {
+    "constant_schedule": (jd.constant_schedule(0.1), lambda t: jnp.full(t.shape, 0.1)),
+    "linear_schedule": (
+        jd.linear_schedule(1.0, 0.01, 1000, 100),
+        lambda t: _lin(t, 1.0, 0.01, 1000.0, 100.0),
+    ),
+    "polynomial_schedule": (
+        jd.polynomial_schedule(1.0, 0.01, 2.0, 1000, 100),
+        lambda t: 0.99 * (1 - jnp.clip((_f(t) - 100) / 1000, 0, 1)) ** 2 + 0.01,
+    ),
+    "exponential_decay": (
+        jd.exponential_decay(0.1, 1000, 0.9),
+        lambda t: 0.1 * jnp.power(0.9, _f(t) / 1000.0),
+    ),
+    "cosine_decay_schedule": (
+        jd.cosine_decay_schedule(0.1, 1000, alpha=0.01),
+        lambda t: (
+            0.1 * (0.99 * 0.5 * (1 + jnp.cos(PI * jnp.minimum(_f(t), 1000.0) / 1000.0)) + 0.01)
+        ),
+    ),
+    "piecewise_constant_schedule": (
+        jd.piecewise_constant_schedule(0.1, INTERP_SCALES),
+        lambda t: _chain(t, B10, V11),
+    ),
+    "piecewise_interpolate_schedule": (
+        jd.piecewise_interpolate_schedule("linear", 0.1, INTERP_SCALES),
+        _raw_interp,
+    ),
+    "linear_onecycle_schedule": (
+        jd.one_cycle(0.1, 10000, anneal_strategy="linear"),
+        lambda t: _raw_onecycle(t, cos=False),
+    ),
+    "cosine_onecycle_schedule": (
+        jd.cosine_onecycle_schedule(10000, 0.1),
+        lambda t: jnp.where(
+            _f(t) < 3000,
+            0.1 + (0.004 - 0.1) / 2 * (jnp.cos(PI * _f(t) / 3000) + 1),
+            4e-7 + (0.1 - 4e-7) / 2 * (jnp.cos(PI * jnp.clip((_f(t) - 3000) / 7000, 0, 1)) + 1),
+        ),
+    ),
+    "warmup_constant_schedule": (
+        jd.warmup_constant_schedule(0.0, 0.1, 1000),
+        lambda t: _lin(t, 0.0, 0.1, 1000.0),
+    ),
+    "warmup_cosine_decay_schedule": (
+        jd.warmup_cosine_decay_schedule(0.0, 0.1, 1000, 11000, 1e-4),
+        lambda t: jnp.where(
+            _f(t) < 1000, 0.1 * _f(t) / 1000, _cos(jnp.maximum(t - 1000, 0), 0.1, 10000.0, 1e-4)
+        ),
+    ),
+    "warmup_exponential_decay_schedule": (
+        jd.warmup_exponential_decay_schedule(0.0, 0.1, 1000, 1000, 0.9),
+        lambda t: jnp.where(
+            _f(t) < 1000, 0.1 * _f(t) / 1000, 0.1 * jnp.power(0.9, (_f(t) - 1000) / 1000)
+        ),
+    ),
+    "sgdr_schedule": (
+        jd.sgdr_schedule(SGDR * 3),
+        lambda t: (
+            jnp.where(
+                _f(t) % 1000 < 100,
+                0.1 * (_f(t) % 1000) / 100,
+                0.1 * 0.5 * (1 + jnp.cos(PI * jnp.clip((_f(t) % 1000 - 100) / 900, 0, 1))),
+            )
+            * (_f(t) < 3000)
+            + (_f(t) >= 3000) * _cos(t - 2000, 0.1, 900.0, 0.0)
+        ),
+    ),
+    "join_schedules": (
+        jd.join_schedules([jd.linear_schedule(0.0, 0.1, 1000), COS], [1000]),
+        lambda t: jnp.where(t < 1000, _lin(t, 0.0, 0.1, 1000.0), _cos(t - 1000)),
+    ),
+    "polynomial_decay": (
+        jd.polynomial_decay(0.1, 1000, 2.0, 1e-4),
+        lambda t: (0.1 - 1e-4) * (1 - jnp.minimum(_f(t), 1000) / 1000) ** 2 + 1e-4,
+    ),
+    "natural_exp_decay": (
+        jd.natural_exp_decay(0.1, 0.5, 1000),
+        lambda t: 0.1 * jnp.exp(-0.5 * _f(t) / 1000),
+    ),
+    "inverse_time_decay": (
+        jd.inverse_time_decay(0.1, 0.5, 1000),
+        lambda t: 0.1 / (1 + 0.5 * _f(t) / 1000),
+    ),
+    "inverse_sqrt_decay": (
+        jd.inverse_sqrt_decay(0.1, 1000),
+        lambda t: jnp.where(_f(t) < 1000, 0.1 * _f(t) / 1000, 0.1 / jnp.sqrt(_f(t) / 1000)),
+    ),
+    "step_decay": (
+        jd.step_decay(0.1, 1000, 0.5),
+        lambda t: 0.1 * jnp.power(0.5, (t // 1000).astype(jnp.float32)),
+    ),
+    "multistep_decay": (jd.multistep_decay(0.1, B10, 0.8), lambda t: _chain(t, B10, V11)),
+    "piecewise_constant": (jd.piecewise_constant(B10, V11), lambda t: _chain(t, B10, V11)),
+    "piecewise_linear": (
+        jd.piecewise_linear([0, *B10], V11),
+        lambda t: _interp_chain(t, [0.0, *map(float, B10)], V11),
+    ),
+    "cosine_decay": (COS, _cos),
+    "cosine_restarts": (jd.cosine_restarts(0.1, 1000, 2.0, 1.0, 0.0), _raw_restarts),
+    "one_cycle": (jd.one_cycle(0.1, 10000), lambda t: _raw_onecycle(t, cos=True)),
+    "cyclic": (jd.cyclic(0.001, 0.1, 2000), _raw_cyclic),
+    "warmup_stable_decay": (jd.warmup_stable_decay(0.1, 1000, 5000, 4000), _raw_wsd),
+    "warmup": (
+        jd.warmup(COS, 1000),
+        lambda t: jnp.where(t < 1000, 0.1 * _f(t) / 1000, _cos(jnp.maximum(t - 1000, 0))),
+    ),
+    "scale": (jd.scale(COS, 2.0), lambda t: 2.0 * _cos(t)),
+    "multiply": (
+        jd.multiply(COS, jd.step_decay(1.0, 1000, 0.5)),
+        lambda t: _cos(t) * jnp.power(0.5, (t // 1000).astype(jnp.float32)),
+    ),
+    "add": (jd.add(COS, jd.constant_schedule(0.01)), lambda t: _cos(t) + 0.01),
+    "clip": (jd.clip(COS, 0.01, 0.05), lambda t: jnp.clip(_cos(t), 0.01, 0.05)),
+    "shift": (jd.shift(COS, 500), lambda t: _cos(jnp.maximum(t - 500, 0))),
+    "repeat": (jd.repeat(COS, 1000), lambda t: _cos(t % 1000)),
+    "per_epoch": (
+        jd.per_epoch(STEP, 1000),
+        lambda t: 0.1 * jnp.power(0.5, (t // 1000 // 3).astype(jnp.float32)),
+    ),
+    "stretch": (jd.stretch(COS, 3.0), lambda t: _cos(_f(t) / 3.0)),
+}
+
+
+def _bench(fns: dict[str, Callable], t: jax.Array, runs: int) -> dict[str, float]:
+    """Median M counts/s of each (jitted) function, runs interleaved."""
+    jitted = {k: jax.jit(f) for k, f in fns.items()}
+    for f in jitted.values():
+        jax.block_until_ready(f(t))
+    times: dict[str, list[float]] = {k: [] for k in fns}
+    for _ in range(runs):
+        for k, f in jitted.items():
+            t0 = time.perf_counter()
+            jax.block_until_ready(f(t))
+            times[k].append(time.perf_counter() - t0)
+    return {k: t.size / statistics.median(v) / 1e6 for k, v in times.items()}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="1M counts, 3 runs")
+    p.add_argument("--size", type=int, default=None)
+    p.add_argument("--runs", type=int, default=None)
+    p.add_argument("--only", default=None, help="comma-separated schedule names")
+    args = p.parse_args()
+    size = args.size or (1_000_000 if args.quick else 10_000_000)
+    runs = args.runs or (3 if args.quick else 7)
+    t = jnp.arange(size, dtype=jnp.int32) % 20_000
+    missing = sorted(set(jd.registry()) - set(CASES))
+    if missing:
+        raise SystemExit(f"no benchmark entry for {missing}")
+    names = args.only.split(",") if args.only else list(CASES)
+
+    print(f"{size / 1e6:g}M int32 counts, median of {runs} runs, backend {jax.default_backend()}")
+    print("\n| schedule | jaxdecay (M/s) | raw jnp (M/s) | ratio |")
+    print("|---|---|---|---|")
+    for name in names:
+        ours, raw = CASES[name]
+        np.testing.assert_allclose(
+            ours(t[:50_000]), raw(t[:50_000]), rtol=2e-4, atol=1e-6, err_msg=name
+        )
+        r = _bench({"ours": ours, "raw": raw}, t, runs)
+        print(
+            f"| `{name}` | {r['ours']:.0f} | {r['raw']:.0f} | {r['ours'] / r['raw']:.2f} |",
+            flush=True,
+        )
+
+    print("\nPiecewise constant lookups versus Optax's where-chain (`piecewise_constant_schedule`)")
+    print(
+        "\n| n pieces | Optax chain (M/s) | jd.piecewise_constant_schedule | "
+        "jd.piecewise_constant | jd.multistep_decay | best jd / Optax |"
+    )
+    print("|---|---|---|---|---|---|")
+    for n in (10, 100):
+        bounds = [int(b) for b in np.linspace(100, 19_000, n).astype(int)]
+        bas = {b: 0.97 for b in bounds}
+        vals = [0.1 * 0.97**i for i in range(n + 1)]
+        r = _bench(
+            {
+                "optax": optax.piecewise_constant_schedule(0.1, bas),
+                "pcs": jd.piecewise_constant_schedule(0.1, bas),
+                "pc": jd.piecewise_constant(bounds, vals),
+                "ms": jd.multistep_decay(0.1, bounds, 0.97),
+            },
+            t,
+            runs,
+        )
+        best = max(r["pcs"], r["pc"], r["ms"])
+        print(
+            f"| {n} | {r['optax']:.0f} | {r['pcs']:.0f} ({r['pcs'] / r['optax']:.2f}x) | "
+            f"{r['pc']:.0f} ({r['pc'] / r['optax']:.2f}x) | "
+            f"{r['ms']:.0f} ({r['ms'] / r['optax']:.2f}x) | {best / r['optax']:.2f}x |",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()

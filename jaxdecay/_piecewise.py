@@ -1,0 +1,684 @@
+"""Piecewise schedules whose boundaries live in arrays, and `join_schedules`.
+
+Every schedule here looks a count up in a sorted array of boundaries instead of unrolling a
+Python loop over them (Optax's ``piecewise_constant_schedule`` and ``join_schedules`` build one
+``where`` per boundary), so the traced program has a bounded size however many pieces there are:
+
+- up to ``_CHAIN_MAX`` (16) boundaries: a chain of ``select`` over the array entries (at most 16
+  selects; on CPU this is the fastest lookup for small tables, about 2x a binary search at n = 10);
+- more boundaries: a branchless binary search, ``_UNROLL`` (7) levels unrolled and any deeper
+  levels in a rolled ``fori_loop``, so the program is the same for 1,000 or 1,000,000 pieces.
+
+``jnp.searchsorted`` is not used: its default ``method="scan"`` runs a ``while`` loop over the
+whole count array (several times slower), ``"compare_all"`` materialises an ``N x n`` array, and
+``"scan_unrolled"`` grows with ``log2(n)`` and makes XLA constant-fold its first level (a gather of
+the whole count array) for seconds at compile time.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from jaxdecay import _validate as V
+from jaxdecay._core import as_count, float_dtype, schedule_factory
+
+__all__ = [
+    "piecewise_constant",
+    "piecewise_linear",
+    "multistep_decay",
+    "piecewise_constant_schedule",
+    "piecewise_interpolate_schedule",
+    "join_schedules",
+]
+
+# Boundaries up to which a select chain is used for arrays of counts; above, a binary search.
+_CHAIN_MAX = 16
+# Binary-search levels unrolled for arrays of counts; deeper levels run in a rolled loop.
+_UNROLL = 7
+# Pieces up to which join_schedules uses lax.switch for a traced scalar count (only the active
+# piece runs). XLA compiles every branch of a conditional separately (about 80 ms each on CPU),
+# so beyond this every piece is evaluated and the active value selected, like Optax.
+_SWITCH_MAX = 8
+# Traced count arrays up to this size (a scalar count in a training step) use a fully rolled
+# binary search: the same program, and the same compile time, for any number of pieces.
+_SMALL = 64
+
+
+# --------------------------------------------------------------------------------------------
+# Lookup: tables[j][#(bounds <= t)], with a program size that does not grow with len(bounds).
+# --------------------------------------------------------------------------------------------
+
+
+def _canonical(a: np.ndarray) -> np.ndarray:
+    """Concrete boundaries: int32 (int64 under x64) when integers, else float64."""
+    if np.issubdtype(a.dtype, np.integer) and (a.size == 0 or abs(a).max() < 2**31):
+        return a.astype(jax.dtypes.canonicalize_dtype(np.int64))
+    return a.astype(np.float64)  # cast to the count's float dtype where compared
+
+
+class _Lookup:
+    """Sorted boundaries, prepared once, for ``table[#(bounds <= t)]`` lookups.
+
+    ``bounds`` is a NumPy array when concrete (then every table lookup reads literals, and
+    nothing is dispatched eagerly while tracing) or a JAX array when traced.
+
+    How a count is looked up (the program never grows with ``n = len(bounds)``):
+
+    - a traced scalar (or a small array, up to ``_SMALL`` counts): a branchless binary search in
+      a rolled ``fori_loop`` of ``ceil(log2(n + 1)) - 1`` iterations: the same program for 10 or
+      10,000 pieces;
+    - a large array and ``n <= _CHAIN_MAX``: a chain of ``n`` selects (fastest on CPU);
+    - a large array and larger ``n``: the binary search with up to ``_UNROLL`` levels unrolled
+      (one fused pass over the counts), deeper levels rolled.
+    """
+
+    def __init__(self, bounds: Any):
+        self.bounds = bounds
+        self.n = n = int(bounds.shape[0])
+        self.k = k = n.bit_length()  # 2**k - 1 >= n entries after padding
+        xp = np if isinstance(bounds, np.ndarray) else jnp
+        if n:
+            pad = xp.broadcast_to(bounds[-1:], (2**k - 1 - n,))
+            self.padded = xp.concatenate([bounds, pad])
+
+    def _search(self, t: jax.Array, unroll: int) -> jax.Array:
+        k, padded = self.k, self.padded
+        first = 2 ** (k - 1)
+        pos = jnp.where(padded[first - 1] <= t, first, 0).astype(jnp.int32)
+
+        def level(pos: jax.Array, step: Any) -> jax.Array:
+            probe = jnp.take(padded, pos + step - 1, mode="clip")
+            return jnp.where(probe <= t, pos + step, pos)
+
+        rolled = max(0, k - 1 - unroll)
+        if rolled:
+            pos = lax.fori_loop(
+                0, rolled, lambda i, p: level(p, jnp.left_shift(jnp.int32(1), k - 2 - i)), pos
+            )
+        for i in range(1 + rolled, k):
+            pos = level(pos, 2 ** (k - 1 - i))
+        return jnp.minimum(pos, self.n)
+
+    def __call__(self, tables: Sequence[Any], t: jax.Array) -> list[jax.Array]:
+        """``table[#(bounds <= t)]`` for each table (each of length ``n + 1``)."""
+        n, shape = self.n, jnp.shape(t)
+        if n == 0:
+            return [jnp.broadcast_to(jnp.asarray(tab[0]), shape) for tab in tables]
+        traced = isinstance(t, jax.core.Tracer)
+        if traced and np.size(t) <= _SMALL:
+            idx = self._search(t, unroll=0)
+        elif n <= _CHAIN_MAX:
+            outs = [jnp.broadcast_to(jnp.asarray(tab[0]), shape) for tab in tables]
+            for j in range(n):
+                hit = t >= self.bounds[j]
+                outs = [jnp.where(hit, tab[j + 1], o) for tab, o in zip(tables, outs, strict=True)]
+            return outs
+        else:
+            idx = self._search(t, unroll=_UNROLL if traced else self.k)
+        return [jnp.take(tab, idx, mode="clip") for tab in tables]
+
+
+def _frac(t: jax.Array, start: jax.Array, length: jax.Array, dtype: Any) -> jax.Array:
+    """``clip((t - start) / length, 0, 1)``; a length of 0 counts as done. NaN-free gradients.
+
+    ``t - start`` is taken before the cast to float, so integer counts and boundaries subtract
+    exactly even beyond float32's 2**24.
+    """
+    x = jnp.asarray(t - start).astype(dtype)
+    length = jnp.asarray(length).astype(dtype)
+    ok = length > 0
+    frac = jnp.where(ok, x / jnp.where(ok, length, 1), jnp.where(x >= 0, 1.0, 0.0))
+    return jnp.clip(frac, 0.0, 1.0).astype(dtype)
+
+
+# --------------------------------------------------------------------------------------------
+# Argument handling.
+# --------------------------------------------------------------------------------------------
+
+
+def _each(check: Callable[[str, Any], None], name: str, xs: Any) -> None:
+    """Run ``check`` on each entry of a list (naming ``name[i]``) or on a whole array."""
+    if isinstance(xs, list | tuple):
+        for i, x in enumerate(xs):
+            check(f"{name}[{i}]", x)
+    else:
+        check(name, xs)
+
+
+def _as_array(xs: Any) -> jax.Array:
+    """A list (possibly of tracers) or an array as a 1-D JAX array."""
+    if isinstance(xs, list | tuple):
+        if len(xs) == 0:
+            return jnp.zeros((0,), jnp.int32)
+        if all(isinstance(x, numbers.Number) for x in xs):
+            return jnp.asarray(xs)
+        return jnp.stack([jnp.asarray(x) for x in xs])
+    return jnp.asarray(xs)
+
+
+def _all_concrete(xs: Any) -> bool:
+    if isinstance(xs, list | tuple):
+        return all(_all_concrete(x) for x in xs)
+    return V.is_concrete(xs)
+
+
+class _Values:
+    """A list or array of hyperparameter values, held until a call fixes the dtype.
+
+    Concrete entries are kept as one float64 NumPy array (no per-entry dispatch: 10,000 pieces
+    cost nothing, and lookups read literals); traced ones as a JAX array. The dtype is chosen at
+    call time with :func:`float_dtype` (float64 under x64, float32 otherwise), from one
+    representative per kind of entry (``float_dtype`` over 10,000 entries would take 0.2 s).
+    """
+
+    def __init__(self, xs: Any):
+        entries = list(xs) if isinstance(xs, list | tuple) else [xs]
+        kinds: dict[Any, Any] = {}
+        for e in entries:
+            kinds.setdefault((type(e), getattr(e, "dtype", None), getattr(e, "weak_type", None)), e)
+        self.reps = tuple(kinds.values())
+        if _all_concrete(xs):
+            self.src: Any = np.asarray(xs, dtype=np.float64).reshape(-1)
+        else:
+            self.src = _as_array(xs)
+
+    def dtype(self, *extra: Any) -> Any:
+        return float_dtype(*self.reps, *extra)
+
+    def get(self, dtype: Any) -> Any:
+        return self.src.astype(dtype)
+
+
+def _cumprod(first: Any, factors: Sequence[Any], dtype: Any) -> Any:
+    """``[first, first*f1, (first*f1)*f2, ...]`` in ``dtype`` (Optax's order of products)."""
+    if _all_concrete([first, *factors]):
+        arr = np.asarray([np.asarray(first).item(), *(np.asarray(f).item() for f in factors)])
+        return np.cumprod(arr.astype(dtype))
+    return jnp.cumprod(jnp.stack([jnp.asarray(v, dtype) for v in (first, *factors)]))
+
+
+def _static_key(key: Any) -> float | int:
+    """A ``boundaries_and_scales`` key as a Python number (a JSON string of a number is read)."""
+    where = f"`boundaries_and_scales` key {key!r}"
+    if isinstance(key, bool | np.bool_):
+        raise TypeError(f"{where} must be a step count (a number), got a bool")
+    if isinstance(key, str):
+        try:
+            num: float | int = int(key)
+        except ValueError:
+            try:
+                num = float(key)
+            except ValueError:
+                raise ValueError(f"{where} must be a number (or a string of one)") from None
+        key = num
+    elif isinstance(key, np.generic | np.ndarray | jax.Array):
+        if not V.is_concrete(key):
+            raise TypeError(
+                "`boundaries_and_scales` keys are static (dict keys cannot be traced); use "
+                "piecewise_constant(boundaries, values) for traced boundaries"
+            )
+        if np.ndim(key) != 0:
+            raise TypeError(f"{where} must be a scalar step count")
+        key = np.asarray(key).item()
+    if not isinstance(key, numbers.Real):
+        raise TypeError(f"{where} must be a step count (a number), got {type(key).__name__}")
+    if math.isnan(key) or math.isinf(key):
+        raise ValueError(f"{where} must be a finite step count")
+    if key < 0:
+        raise ValueError(f"{where} must be >= 0 (a step count), got {key!r}")
+    return int(key) if float(key).is_integer() and abs(key) < 2**31 else float(key)
+
+
+def _boundaries_and_scales(
+    name: str, boundaries_and_scales: Mapping[Any, Any] | None
+) -> tuple[np.ndarray, list[Any]]:
+    """Sorted static boundaries (NumPy) and their scales, validated."""
+    if boundaries_and_scales is None:
+        return np.zeros((0,), np.int32), []
+    if not isinstance(boundaries_and_scales, Mapping):
+        raise TypeError(
+            f"`boundaries_and_scales` must be a dict {{step: scale}} or None, got "
+            f"{boundaries_and_scales!r}"
+        )
+    items: dict[float | int, Any] = {}
+    for k, v in boundaries_and_scales.items():
+        key = _static_key(k)
+        if key in items:
+            raise ValueError(f"`boundaries_and_scales` has the step {key!r} twice (keys {k!r})")
+        V.check_nonnegative(f"boundaries_and_scales[{k!r}]", v)
+        items[key] = v
+    keys = sorted(items)
+    if all(isinstance(k, int) for k in keys):
+        bounds = np.asarray(keys, np.int32)
+    else:
+        bounds = np.asarray(keys, np.float32)
+    return bounds, [items[k] for k in keys]
+
+
+def _boundary_array(xs: Any) -> Any:
+    """Boundaries as a canonical NumPy array when concrete, else a JAX array."""
+    if _all_concrete(xs):
+        return _canonical(np.asarray(xs).reshape(-1))
+    return _as_array(xs)
+
+
+def _sorted_boundaries(name: str, boundaries: Any, *, nonneg: bool = True) -> Any:
+    V.check_sequence(name, boundaries)
+    _each(V.check_nonnegative if nonneg else V.check_number, name, boundaries)
+    V.check_increasing(name, boundaries, strict=True)
+    return _boundary_array(boundaries)
+
+
+# --------------------------------------------------------------------------------------------
+# Schedules.
+# --------------------------------------------------------------------------------------------
+
+
+@schedule_factory
+def piecewise_constant(
+    boundaries: jax.typing.ArrayLike, values: jax.typing.ArrayLike
+) -> Callable[[jax.typing.ArrayLike], jax.Array]:
+    r"""Piecewise constant schedule given by its values between boundaries.
+
+    .. math::
+
+      v(t) = \text{values}[i] \quad \text{for} \quad b_{i-1} \le t < b_i,
+
+    with :math:`b_{-1} = -\infty`, :math:`b_n = +\infty`, :math:`b_i` the ``boundaries`` and
+    :math:`t` the count. The value switches *at* each boundary, like Optax's
+    ``piecewise_constant_schedule`` (Keras' ``PiecewiseConstantDecay`` switches one step later).
+
+    The boundaries are held in an array and looked up with a select chain (up to 16 of them) or
+    a binary search, so the compiled program does not grow with the number of pieces.
+
+    Args:
+      boundaries: the counts at which the value changes, strictly increasing and ``>= 0``; a list
+        or a 1-D array (its length is static, its entries may be traced). Traced boundaries are
+        not checked: they must be increasing.
+      values: ``len(boundaries) + 1`` values, traceable.
+
+    Returns:
+      The schedule ``count -> value``.
+
+    Raises:
+      ValueError: a length mismatch, a negative, NaN, infinite or non-increasing boundary, or a
+        NaN value (when concrete).
+      TypeError: ``boundaries`` or ``values`` is not a list or a 1-D array.
+
+    Examples:
+      >>> import jaxdecay
+      >>> s = jaxdecay.piecewise_constant([10, 20], [1.0, 0.5, 0.1])
+      >>> print(", ".join(f"{float(s(t)):.2f}" for t in (0, 9, 10, 19, 20, 100)))
+      1.00, 1.00, 0.50, 0.50, 0.10, 0.10
+
+    References:
+      Keras `PiecewiseConstantDecay
+      <https://keras.io/api/optimizers/learning_rate_schedules/piecewise_constant_decay/>`_.
+    """
+    bounds = _sorted_boundaries("boundaries", boundaries)
+    V.check_sequence("values", values, min_len=1)
+    V.check_same_length("values", values, "boundaries", boundaries, offset=1)
+    _each(V.check_number, "values", values)
+    vals = _Values(values)
+    lookup = _Lookup(bounds)
+
+    def schedule(count: jax.typing.ArrayLike) -> jax.Array:
+        t = as_count(count)
+        return lookup([vals.get(vals.dtype())], t)[0]
+
+    return schedule
+
+
+@schedule_factory
+def piecewise_linear(
+    boundaries: jax.typing.ArrayLike, values: jax.typing.ArrayLike
+) -> Callable[[jax.typing.ArrayLike], jax.Array]:
+    r"""Linear interpolation through the points ``(boundaries[i], values[i])``, flat outside.
+
+    .. math::
+
+      v(t) = y_i + (y_{i+1} - y_i) \, \frac{t - x_i}{x_{i+1} - x_i}
+      \quad \text{for} \quad x_i \le t \le x_{i+1},
+
+    with :math:`x_i` the ``boundaries``, :math:`y_i` the ``values``, and
+    :math:`v(t) = y_0` for :math:`t < x_0`, :math:`v(t) = y_{n-1}` for :math:`t > x_{n-1}`
+    (like ``np.interp``). Counts are floats or integers; fractional counts interpolate.
+
+    Args:
+      boundaries: the ``x`` of each point, strictly increasing; a list or 1-D array, traceable
+        entries. A point may sit at a negative count (counts are clamped to 0, so the value at
+        count 0 is then interpolated). Traced boundaries are not checked.
+      values: the value at each point (same length, at least one), traceable.
+
+    Returns:
+      The schedule ``count -> value``.
+
+    Raises:
+      ValueError: a length mismatch, no point at all, NaN/infinite or non-increasing boundaries,
+        NaN values (when concrete).
+      TypeError: ``boundaries`` or ``values`` is not a list or a 1-D array.
+
+    Examples:
+      >>> import jaxdecay
+      >>> s = jaxdecay.piecewise_linear([0, 10, 30], [0.0, 1.0, 0.5])
+      >>> print(", ".join(f"{float(s(t)):.3f}" for t in (0, 5, 10, 20, 30, 99)))
+      0.000, 0.500, 1.000, 0.750, 0.500, 0.500
+
+    References:
+      ``numpy.interp``; big_vision's ``create_learning_rate_schedule``
+      (https://github.com/google-research/big_vision).
+    """
+    xs = _sorted_boundaries("boundaries", boundaries, nonneg=False)
+    V.check_sequence("values", values, min_len=1)
+    V.check_same_length("values", values, "boundaries", boundaries)
+    _each(V.check_number, "values", values)
+    vals = _Values(values)
+    n = vals.src.shape[0]
+    # Segment i joins points i and i+1; it is found among the interior points.
+    lookup = _Lookup(xs[1:-1])
+
+    def schedule(count: jax.typing.ArrayLike) -> jax.Array:
+        t = as_count(count)
+        dtype = vals.dtype()
+        ys = vals.get(dtype)
+        if n == 1:
+            return jnp.broadcast_to(jnp.asarray(ys[0]), jnp.shape(t))
+        x0, x1, y0, y1 = lookup([xs[:-1], xs[1:], ys[:-1], ys[1:]], t)
+        f = _frac(t, x0, x1 - x0, dtype)
+        return (1 - f) * y0 + f * y1
+
+    return schedule
+
+
+@schedule_factory
+def multistep_decay(
+    init_value: jax.typing.ArrayLike,
+    milestones: jax.typing.ArrayLike,
+    gamma: jax.typing.ArrayLike = 0.1,
+) -> Callable[[jax.typing.ArrayLike], jax.Array]:
+    r"""Multiply by ``gamma`` at each milestone (PyTorch ``MultiStepLR``).
+
+    .. math::
+
+      v(t) = v_0 \, \gamma^{\#\{i \,:\, m_i \le t\}},
+
+    with :math:`v_0` the ``init_value``, :math:`m_i` the ``milestones`` and :math:`t` the count.
+    The milestones are a multiset: their order does not matter and a repeated milestone applies
+    ``gamma`` twice, as in PyTorch.
+
+    Args:
+      init_value: the value before the first milestone, traceable.
+      milestones: counts ``>= 0`` (a list or 1-D array, possibly empty, in any order); traceable
+        entries (then sorted inside the program with ``jnp.sort``; concrete ones are sorted once).
+      gamma: the factor applied at each milestone, ``>= 0``, traceable.
+
+    Returns:
+      The schedule ``count -> value``.
+
+    Raises:
+      ValueError: a negative, NaN or infinite milestone, NaN ``init_value``, or a negative or NaN
+        ``gamma`` (when concrete).
+      TypeError: ``milestones`` is not a list or a 1-D array.
+
+    Examples:
+      >>> import jaxdecay
+      >>> s = jaxdecay.multistep_decay(1.0, [30, 10, 30], gamma=0.5)
+      >>> print(", ".join(f"{float(s(t)):.3f}" for t in (0, 9, 10, 29, 30, 99)))
+      1.000, 1.000, 0.500, 0.500, 0.125, 0.125
+
+    References:
+      PyTorch `MultiStepLR
+      <https://pytorch.org/docs/stable/generated/torch.optim.lr_scheduler.MultiStepLR.html>`_.
+    """
+    V.check_number("init_value", init_value)
+    V.check_nonnegative("gamma", gamma)
+    V.check_sequence("milestones", milestones)
+    _each(V.check_nonnegative, "milestones", milestones)
+    ms = _boundary_array(milestones)
+    ms = np.sort(ms) if isinstance(ms, np.ndarray) else jnp.sort(ms)
+    n = ms.shape[0]
+    lookup = _Lookup(ms)
+
+    def schedule(count: jax.typing.ArrayLike) -> jax.Array:
+        t = as_count(count)
+        dtype = float_dtype(init_value, gamma)
+        return lookup([_cumprod(init_value, [gamma] * n, dtype)], t)[0]
+
+    return schedule
+
+
+@schedule_factory
+def piecewise_constant_schedule(
+    init_value: jax.typing.ArrayLike,
+    boundaries_and_scales: dict[int, jax.typing.ArrayLike] | None = None,
+) -> Callable[[jax.typing.ArrayLike], jax.Array]:
+    r"""Piecewise constant schedule with scaled jumps at given steps (Optax-compatible).
+
+    .. math::
+
+      v(t) = v_0 \prod_{i \,:\, b_i \le t} s_i,
+
+    with :math:`v_0` the ``init_value`` and :math:`(b_i, s_i)` the ``boundaries_and_scales``.
+    Same values as ``optax.piecewise_constant_schedule``: the scale applies *at* its step.
+
+    Args:
+      init_value: the value before the first boundary, traceable.
+      boundaries_and_scales: ``{step: scale}``; the steps are static (dict keys cannot be traced:
+        use :func:`piecewise_constant` for traced boundaries), ``>= 0``, in any order; a step
+        given as a string of a number (``{"100": 0.1}``, what a JSON round trip makes of an int
+        key) is read as that number. Scales are ``>= 0`` and traceable. ``None`` or ``{}`` gives
+        a constant schedule.
+
+    Returns:
+      The schedule ``count -> value``.
+
+    Raises:
+      ValueError: a negative, NaN or infinite step, a step given twice, a negative or NaN scale
+        (when concrete), or a NaN ``init_value``.
+      TypeError: ``boundaries_and_scales`` is not a dict, or a key is not a number.
+
+    Examples:
+      >>> import jaxdecay
+      >>> s = jaxdecay.piecewise_constant_schedule(1.0, {100: 0.1, 200: 0.1})
+      >>> print(", ".join(f"{float(s(t)):.3f}" for t in (0, 99, 100, 199, 200)))
+      1.000, 1.000, 0.100, 0.100, 0.010
+
+    References:
+      ``optax.piecewise_constant_schedule``.
+    """
+    V.check_number("init_value", init_value)
+    bounds_np, scales = _boundaries_and_scales("piecewise_constant_schedule", boundaries_and_scales)
+    reps = _Values(scales).reps
+    lookup = _Lookup(bounds_np)
+
+    def schedule(count: jax.typing.ArrayLike) -> jax.Array:
+        t = as_count(count)
+        # Same association as Optax: ((v0 * s1) * s2) * ...
+        table = _cumprod(init_value, scales, float_dtype(init_value, *reps))
+        return lookup([table], t)[0]
+
+    return schedule
+
+
+def _linear_interpolate(start: jax.Array, end: jax.Array, pct: jax.Array) -> jax.Array:
+    return (end - start) * pct + start
+
+
+def _cosine_interpolate(start: jax.Array, end: jax.Array, pct: jax.Array) -> jax.Array:
+    return end + (start - end) / 2.0 * (jnp.cos(jnp.pi * pct) + 1.0)
+
+
+@schedule_factory
+def piecewise_interpolate_schedule(
+    interpolate_type: str,
+    init_value: jax.typing.ArrayLike,
+    boundaries_and_scales: dict[int, jax.typing.ArrayLike] | None = None,
+) -> Callable[[jax.typing.ArrayLike], jax.Array]:
+    r"""Linear or cosine interpolation between cumulatively scaled values (Optax-compatible).
+
+    With the steps :math:`0 = b_0 \le b_1 < \dots < b_n` and the values
+    :math:`v_k = v_0 \prod_{i=1}^{k} s_i`,
+
+    .. math::
+
+      v(t) = I\!\left(v_k, v_{k+1}, \frac{t - b_k}{\max(b_{k+1} - b_k, 1)}\right)
+      \quad \text{for} \quad b_k \le t < b_{k+1}, \qquad v(t) = v_n \quad \text{for} \quad
+      t \ge b_n,
+
+    with :math:`I(a, b, p) = a + (b - a) p` (``"linear"``) or
+    :math:`b + \tfrac{a - b}{2}(\cos(\pi p) + 1)` (``"cosine"``). Same values as
+    ``optax.piecewise_interpolate_schedule``: the interpolation runs between the *accumulated*
+    values, not the scales.
+
+    Args:
+      interpolate_type: ``"linear"`` or ``"cosine"`` (static).
+      init_value: :math:`v_0`, traceable.
+      boundaries_and_scales: ``{step: scale}`` as in :func:`piecewise_constant_schedule`: static
+        steps ``>= 0`` (strings of numbers accepted), traceable scales ``>= 0``.
+
+    Returns:
+      The schedule ``count -> value``.
+
+    Raises:
+      ValueError: an unknown ``interpolate_type``, a negative/NaN/infinite or repeated step, a
+        negative or NaN scale (when concrete), a NaN ``init_value``.
+      TypeError: ``boundaries_and_scales`` is not a dict, or a key is not a number.
+
+    Examples:
+      >>> import jaxdecay
+      >>> s = jaxdecay.piecewise_interpolate_schedule("linear", 1.0, {4: 0.1, 8: 0.1})
+      >>> print(", ".join(f"{float(s(t)):.4f}" for t in range(0, 11, 2)))
+      1.0000, 0.5500, 0.1000, 0.0550, 0.0100, 0.0100
+
+    References:
+      ``optax.piecewise_interpolate_schedule``.
+    """
+    V.check_choice("interpolate_type", interpolate_type, ("linear", "cosine"))
+    V.check_number("init_value", init_value)
+    bounds_np, scales = _boundaries_and_scales(
+        "piecewise_interpolate_schedule", boundaries_and_scales
+    )
+    reps = _Values(scales).reps
+    interp = _linear_interpolate if interpolate_type == "linear" else _cosine_interpolate
+    # Interval k runs from starts[k] for sizes[k] steps; the last one (k = n) holds v_n.
+    starts_np = np.concatenate([np.zeros(1, bounds_np.dtype), bounds_np])
+    sizes_np = np.concatenate([np.maximum(np.diff(starts_np), 1), np.ones(1, bounds_np.dtype)])
+    lookup = _Lookup(bounds_np)
+
+    def schedule(count: jax.typing.ArrayLike) -> jax.Array:
+        t = as_count(count)
+        dtype = float_dtype(init_value, *reps)
+        lo = _cumprod(init_value, scales, dtype)
+        hi = (np if isinstance(lo, np.ndarray) else jnp).concatenate([lo[1:], lo[-1:]])
+        start, size, a, b = lookup([starts_np, sizes_np, lo, hi], t)
+        pct = _frac(t, start, size, dtype)
+        return interp(a, b, pct).astype(dtype)
+
+    return schedule
+
+
+@schedule_factory
+def join_schedules(
+    schedules: Sequence[Callable[[jax.typing.ArrayLike], jax.typing.ArrayLike]],
+    boundaries: jax.typing.ArrayLike,
+) -> Callable[[jax.typing.ArrayLike], jax.Array]:
+    r"""Run schedules one after another, each from its own step 0 (Optax semantics).
+
+    .. math::
+
+      v(t) = f_i(t - b_{i-1}) \quad \text{for} \quad b_{i-1} \le t < b_i,
+
+    with :math:`f_i` the ``schedules``, :math:`b_i` the ``boundaries`` and :math:`b_{-1} = 0`.
+
+    For a scalar count (what an optimizer passes) only the active piece is evaluated: a
+    ``lax.switch`` under ``jit`` (up to 8 pieces), a direct call when the count is concrete.
+    For an array of counts every piece is evaluated on the whole array and the active value
+    selected element-wise (``lax.select_n``; this is also what ``jax.vmap`` makes of a
+    ``switch``); every piece is then called with the *active* piece's local count
+    :math:`t - b_{i-1} \ge 0`, so an inactive piece never sees a negative count, and gradients
+    stay finite. With more than 8 pieces a traced scalar count is also handled by selection:
+    XLA compiles each branch of a ``switch`` separately (about 80 ms per branch on CPU, 8 s
+    for 100 pieces), which would dwarf the cost of evaluating every piece. The lookup of the
+    active piece is a constant-size array lookup.
+
+    Args:
+      schedules: the pieces: jaxdecay schedules or any callables ``count -> value`` (Optax
+        schedules included; ``to_config`` then refuses the plain callables).
+      boundaries: ``len(schedules) - 1`` counts ``>= 0``, strictly increasing, at which the next
+        piece starts; traceable entries (not checked when traced).
+
+    Returns:
+      The schedule ``count -> value``.
+
+    Raises:
+      ValueError: a length mismatch, no schedule, negative/NaN/non-increasing boundaries (when
+        concrete).
+      TypeError: a piece is not callable, or ``boundaries`` is not a list or 1-D array.
+
+    Examples:
+      >>> import jaxdecay
+      >>> s = jaxdecay.join_schedules(
+      ...     [jaxdecay.piecewise_linear([0, 10], [0.0, 1.0]),
+      ...      jaxdecay.piecewise_linear([0, 90], [1.0, 0.1])], boundaries=[10])
+      >>> print(", ".join(f"{float(s(t)):.2f}" for t in (0, 5, 10, 55, 100, 200)))
+      0.00, 0.50, 1.00, 0.55, 0.10, 0.10
+
+    References:
+      ``optax.join_schedules``.
+    """
+    V.check_schedule_list("schedules", schedules, min_len=1)
+    bounds = _sorted_boundaries("boundaries", boundaries)
+    V.check_same_length("boundaries", boundaries, "schedules", schedules, offset=-1)
+    pieces = list(schedules)
+    n = len(pieces)
+    lookup = _Lookup(bounds)
+    xp = np if isinstance(bounds, np.ndarray) else jnp
+    tables = [np.arange(n, dtype=np.int32), xp.concatenate([xp.zeros(1, bounds.dtype), bounds])]
+
+    dtypes: dict[Any, Any] = {}
+
+    def out_dtype(count_dtype: Any) -> Any:
+        """The common float dtype of the pieces' outputs (abstract evaluation, cached)."""
+        key = (np.dtype(count_dtype), bool(jax.config.jax_enable_x64))
+        if key not in dtypes:
+            spec = jax.ShapeDtypeStruct((), count_dtype)
+            dtypes[key] = jnp.result_type(
+                *(_as_float(jax.eval_shape(f, spec)).dtype for f in pieces)
+            )
+        return dtypes[key]
+
+    def schedule(count: jax.typing.ArrayLike) -> jax.Array:
+        t = as_count(count)
+        if n == 1:
+            return _as_float(pieces[0](t))
+        idx, start = lookup(tables, t)
+        local = t - start
+        if jnp.ndim(t) == 0 and V.is_concrete(idx):  # eager: only the active piece runs
+            return _as_float(pieces[int(idx)](local)).astype(out_dtype(local.dtype))
+        if jnp.ndim(t) == 0 and n <= _SWITCH_MAX:
+            dtype = out_dtype(local.dtype)
+            branches = [lambda x, f=f: jnp.asarray(f(x), dtype).reshape(()) for f in pieces]
+            return lax.switch(idx, branches, local)
+        outs = [_as_float(f(local)) for f in pieces]
+        dtype = jnp.result_type(*outs)
+        shape = jnp.broadcast_shapes(*(o.shape for o in outs))
+        return lax.select_n(idx, *(jnp.broadcast_to(o.astype(dtype), shape) for o in outs))
+
+    return schedule
+
+
+def _as_float(x: Any) -> Any:
+    """``x`` with a floating dtype (an array, or a ``ShapeDtypeStruct`` from ``eval_shape``)."""
+    if isinstance(x, jax.ShapeDtypeStruct):
+        dt = x.dtype if jnp.issubdtype(x.dtype, jnp.floating) else float_dtype()
+        return jax.ShapeDtypeStruct(x.shape, dt)
+    x = jnp.asarray(x)
+    return x if jnp.issubdtype(x.dtype, jnp.floating) else x.astype(float_dtype())
