@@ -24,7 +24,7 @@ import jaxdecay
 from jaxdecay.compat import torch as tc
 
 lr_scheduler = torch.optim.lr_scheduler
-SEEDS = range(6)
+SEEDS = range(4)
 
 
 def torch_lrs(cls, lr: float, n: int, **kwargs) -> np.ndarray:
@@ -83,7 +83,7 @@ def test_multistep_lr(seed):
     milestones = [int(m) for m in rng.integers(0, 200, size=int(rng.integers(0, 6)))]
     if seed % 2 and milestones:
         milestones.append(milestones[0])
-    if seed == 4:
+    if seed == 2:
         milestones.append(0)
     n = 220
     want = torch_lrs(lr_scheduler.MultiStepLR, lr, n, milestones=milestones, gamma=gamma)
