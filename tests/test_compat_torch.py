@@ -43,11 +43,11 @@ def torch_lrs(cls, lr: float, n: int, **kwargs) -> np.ndarray:
 N_EVAL = 320  # one shape for every evaluation: eager ops compile once for the whole file
 
 
-def jd_lrs(schedule, n: int) -> np.ndarray:
+def jd_lrs(schedule, n: int, *, jit: bool = False) -> np.ndarray:
     """The schedule at counts ``0 .. n``, evaluated once, in float64."""
     assert n < N_EVAL
     with jax.enable_x64(True):
-        out = schedule(jnp.arange(N_EVAL))
+        out = (jax.jit(schedule) if jit else schedule)(jnp.arange(N_EVAL))
         assert out.dtype == jnp.float64
         return np.asarray(out)[: n + 1]
 
@@ -381,3 +381,40 @@ def test_parse_reads_migration_names_only():
         jaxdecay.parse("torch.LinearLRR(0.1)")
     with pytest.raises(jaxdecay.ParseError, match=r"only plain schedule names can be called"):
         jaxdecay.parse("os.system('true')")
+
+
+# --------------------------------------------------------------------------------------------
+# Mapping scheduler.step() to the update count (the README's recipes).
+# --------------------------------------------------------------------------------------------
+
+
+def test_per_epoch_stepping_is_per_epoch_of_the_schedule():
+    # PyTorch: scheduler.step() once per epoch; Optax: one count per update.
+    steps_per_epoch, epochs = 7, 40
+    param = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.SGD([param], lr=0.1)
+    sched = lr_scheduler.MultiStepLR(opt, milestones=[10, 25], gamma=0.5)
+    want = []
+    for _ in range(epochs):
+        for _ in range(steps_per_epoch):
+            want.append(opt.param_groups[0]["lr"])  # the lr this update uses
+            opt.step()
+        sched.step()
+    schedule = jaxdecay.per_epoch(tc.MultiStepLR(0.1, [10, 25], 0.5), steps_per_epoch)
+    assert_match(jd_lrs(schedule, N_EVAL - 1, jit=True)[: len(want)], np.asarray(want[:N_EVAL]))
+
+
+def test_fractional_epochs_of_warm_restarts_are_a_stretched_schedule():
+    # PyTorch's per-batch idiom: scheduler.step(epoch + i / iters) before each update.
+    iters, T_0, T_mult = 8, 3, 2
+    param = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.SGD([param], lr=0.1)
+    sched = lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=T_0, T_mult=T_mult, eta_min=0.001)
+    want = []
+    for epoch in range(N_EVAL // iters):
+        for i in range(iters):
+            sched.step(epoch + i / iters)
+            want.append(opt.param_groups[0]["lr"])
+            opt.step()
+    stretched = jaxdecay.stretch(tc.CosineAnnealingWarmRestarts(0.1, T_0, T_mult, 0.001), iters)
+    assert_match(jd_lrs(stretched, N_EVAL - 1, jit=True), np.asarray(want))
