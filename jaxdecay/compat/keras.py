@@ -273,7 +273,10 @@ def CosineDecay(
     warmup_target)``: in Keras ``decay_steps`` excludes the warmup, in Optax/jaxdecay it
     includes it. ``warmup_steps=0`` starts at :math:`P`.
 
-    Domain: every count.
+    Domain: every count. Keras 3 evaluates the cosine in float32 even for a float64
+    ``initial_learning_rate`` (its dtype promotion maps 64-bit results to 32 bits), so its values
+    differ from these by up to about ``1e-7`` of the cosine's height; with a float64 cosine Keras'
+    formula gives these values.
 
     Args:
       initial_learning_rate: :math:`\eta_0`, the value at count 0.
@@ -329,7 +332,8 @@ def CosineDecayRestarts(
 
     Domain: every count. Keras finds the cycle with a floating-point logarithm; jaxdecay
     corrects that estimate, so a count exactly on a restart always starts the new cycle (the
-    float64 values agree with Keras at every count tested).
+    float64 values agree with Keras at every count tested). As for :func:`CosineDecay`, Keras 3
+    evaluates the cosine itself in float32 (differences up to about ``1e-7`` of the height).
 
     Args:
       initial_learning_rate: :math:`\eta_0`.
