@@ -5,6 +5,9 @@ that is traceable in every numeric hyperparameter, carries its own description (
 :func:`to_config`, pickling) and is a JAX pytree.
 """
 
+# `compat` registers the migration names (torch.LinearLR, keras.PiecewiseConstantDecay, ...) for
+# from_config, parse and unpickling; it imports neither PyTorch nor Keras.
+from jaxdecay import compat
 from jaxdecay._combinators import (
     add,
     clip,
@@ -95,6 +98,8 @@ __all__ = [
     # Choosing a learning rate.
     "FindLRResult",
     "find_lr",
+    # Migration namespaces (jaxdecay.compat.torch, jaxdecay.compat.keras).
+    "compat",
     # Schedules as data.
     "ConfigError",
     "ParseError",

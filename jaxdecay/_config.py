@@ -250,10 +250,23 @@ class _Reader:
         )
 
     def call(self, node: ast.Call) -> _core.Schedule:
-        if not isinstance(node.func, ast.Name):
-            raise self.fail("only plain schedule names can be called (no attributes)", node.func)
-        name = node.func.id
+        func = node.func
         factories = _core.registry()
+        dotted = None
+        if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
+            dotted = f"{func.value.id}.{func.attr}"
+        if dotted in factories:  # a migration name such as torch.LinearLR
+            name = dotted
+        elif dotted is not None and any(k.startswith(f"{func.value.id}.") for k in factories):
+            raise self.fail(_unknown_name(dotted), func)
+        elif isinstance(func, ast.Name):
+            name = func.id
+        else:
+            raise self.fail(
+                "only plain schedule names can be called (no attributes, except the migration "
+                "names such as torch.LinearLR)",
+                func,
+            )
         if name not in factories:
             raise self.fail(_unknown_name(name), node.func)
         args = []

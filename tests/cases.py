@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 
 import jaxdecay as jd
+from jaxdecay.compat import keras as compat_keras
+from jaxdecay.compat import torch as compat_torch
 
 
 @dataclasses.dataclass(frozen=True)
@@ -311,6 +313,40 @@ def _wsd(
 
 def _const(t, value):
     return value * np.ones_like(t)
+
+
+# The migration constructors with formulas of their own (PyTorch's bookkeeping, Keras' boundary).
+
+
+def _torch_cawr(t, lr, T_0, T_mult=1, eta_min=0.0):
+    # PyTorch CosineAnnealingWarmRestarts: cycles T_0 * T_mult**i, cosine from lr to eta_min.
+    unit = _cosine_restarts(t, 1.0, T_0, float(T_mult))
+    return eta_min + (lr - eta_min) * unit
+
+
+def _torch_linear(t, lr, start_factor=1 / 3, end_factor=1.0, total_iters=5):
+    T = float(total_iters)
+    if T == 0:  # PyTorch never leaves the start factor
+        return lr * start_factor * np.ones_like(t)
+    return lr * (start_factor + (end_factor - start_factor) * np.minimum(t, T) / T)
+
+
+def _torch_constant(t, lr, factor=1 / 3, total_iters=5):
+    T = float(total_iters)
+    return np.where((t < T) | (T == 0), lr * factor, lr)
+
+
+def _torch_polynomial(t, lr, total_iters=5, power=1.0):
+    T = float(total_iters)
+    if T == 0:
+        return lr * np.ones_like(t)
+    return lr * (1 - np.minimum(t, T) / T) ** power
+
+
+def _keras_piecewise(t, boundaries, values):
+    # Keras PiecewiseConstantDecay: values[i + 1] once t > boundaries[i].
+    index = np.sum(t[..., None] > np.asarray(boundaries, np.float64), axis=-1)
+    return np.asarray(values, np.float64)[index]
 
 
 # ------------------------------------------------------------------------------------------
@@ -742,12 +778,63 @@ CASES: list[Case] = [
         counts=(9, 10, 11, 49, 50, 51),
         zero_ok=("warmup_steps", "stable_steps"),
     ),
+    Case(
+        "torch.CosineAnnealingWarmRestarts",
+        compat_torch.CosineAnnealingWarmRestarts,
+        dict(lr=0.1, T_0=10, T_mult=2, eta_min=0.001),
+        _torch_cawr,
+        sweeps={"T_0": [3, 100], "T_mult": [1, 3], "eta_min": [0.0]},
+        grads=("lr", "eta_min"),
+        counts=(9, 10, 11, 29, 30, 31, 69, 70, 71),
+        rtol=1e-4,
+    ),
+    Case(
+        "torch.LinearLR",
+        compat_torch.LinearLR,
+        dict(lr=0.1, start_factor=0.25, end_factor=0.5, total_iters=20),
+        _torch_linear,
+        sweeps={"total_iters": [1, 100], "start_factor": [1.0], "end_factor": [0.0, 1.0]},
+        grads=("lr", "start_factor", "end_factor"),
+        counts=(19, 20, 21),
+        zero_ok=("total_iters",),
+    ),
+    Case(
+        "torch.ConstantLR",
+        compat_torch.ConstantLR,
+        dict(lr=0.1, factor=0.5, total_iters=10),
+        _torch_constant,
+        sweeps={"total_iters": [1, 50], "factor": [1.0, 0.0]},
+        grads=("lr", "factor"),
+        counts=(9, 10, 11),
+        zero_ok=("total_iters",),
+    ),
+    Case(
+        "torch.PolynomialLR",
+        compat_torch.PolynomialLR,
+        dict(lr=0.1, total_iters=40, power=2.0),
+        _torch_polynomial,
+        sweeps={"total_iters": [1, 100], "power": [0.0, 0.5, 1.0]},
+        grads=("lr", "power"),
+        counts=(39, 40, 41),
+        zero_ok=("total_iters",),
+    ),
+    Case(
+        "keras.PiecewiseConstantDecay",
+        compat_keras.PiecewiseConstantDecay,
+        dict(boundaries=[10, 40, 100], values=[0.1, 0.05, 0.01, 0.001]),
+        _keras_piecewise,
+        sweeps={
+            "boundaries": [[0, 1, 2], [5, 500, 10**6]],
+            "values": [[1.0, 0.5, 0.25, 0.0]],
+        },
+        counts=(9, 10, 11, 40, 41, 100, 101),
+    ),
 ]
 
 FAR_COUNTS = _FAR
 
 # Piecewise schedules and combinators (issue 7). Imported last: they import `Case` from here.
-from cases_piecewise import CASES as _PW  # noqa: E402
 from cases_combinators import CASES as _CB  # noqa: E402
+from cases_piecewise import CASES as _PW  # noqa: E402
 
 CASES = CASES + _PW + _CB
