@@ -7,6 +7,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jaxdecay import _validate as v
 from jaxdecay._core import (
@@ -366,34 +367,61 @@ def cosine_restarts(
         t = as_count(count).astype(dt)
         T0 = jnp.asarray(first_decay_steps, dt)
         tm = jnp.asarray(t_mul, dt)
+        # A concrete t_mul picks one branch at trace time (same values, half the work); a traced
+        # one computes both and selects.
+        static = float(t_mul) if v.is_concrete(t_mul) and np.ndim(t_mul) == 0 else None
         geometric = tm != 1
-        tm_g = jnp.where(geometric, tm, 2)  # keeps the unused branch finite (and its grad)
-
-        def start_geo(k):
-            return T0 * (tm_g**k - 1) / (tm_g - 1)
-
-        # Geometric cycles (t_mul > 1): estimate the index from a logarithm, then correct it.
-        i_geo = jnp.floor(jnp.log1p(t / T0 * (tm_g - 1)) / jnp.log(tm_g))
-        i_geo = jax.lax.stop_gradient(jnp.maximum(i_geo, 0))
-        i_geo = jnp.where(start_geo(i_geo + 1) <= t, i_geo + 1, i_geo)
-        i_geo = jnp.where(start_geo(i_geo) > t, jnp.maximum(i_geo - 1, 0), i_geo)
-        pos_geo = t - start_geo(i_geo)
-        # Equal cycles (t_mul == 1): exact integer position when counts and T0 are integers.
-        t_raw, T0_raw = as_count(count), jnp.asarray(first_decay_steps)
-        if jnp.issubdtype(t_raw.dtype, jnp.integer) and jnp.issubdtype(T0_raw.dtype, jnp.integer):
-            T0_int = jnp.maximum(T0_raw, 1).astype(t_raw.dtype)
-            i_int = jnp.floor_divide(t_raw, T0_int)
-            pos_lin = (t_raw - i_int * T0_int).astype(dt)
-            i_lin = i_int.astype(dt)
+        parts = []
+        if static is None or static != 1:
+            parts.append(_geometric_cycle(t, T0, jnp.where(geometric, tm, 2)))
+        if static is None or static == 1:
+            parts.append(_equal_cycle(count, t, T0, first_decay_steps, dt))
+        if len(parts) == 1:
+            i, pos, length = parts[0]
         else:
-            i_lin = floor_div(t, T0, dt)
-            pos_lin = t - i_lin * T0
-        i = jnp.where(geometric, i_geo, i_lin)
-        length = T0 * jnp.where(geometric, tm_g**i_geo, 1)
-        pos = jnp.where(geometric, pos_geo, pos_lin)
+            (ig, pg, lg), (il, pl, ll) = parts
+            i = jnp.where(geometric, ig, il)
+            pos = jnp.where(geometric, pg, pl)
+            length = jnp.where(geometric, lg, ll)
         left = remaining(jnp.clip(pos, 0, length), length)
         m = safe_pow(jnp.asarray(m_mul, dt), i)
         a = jnp.asarray(alpha, dt)
         return jnp.asarray(init_value, dt) * ((1 - a) * m * half_cosine(left) + a)
 
     return schedule
+
+
+def _geometric_cycle(t, T0, tm):
+    """Cycle index, position and length for cycles growing by ``tm > 1``.
+
+    Cycle ``i`` starts at ``T0 (tm**i - 1) / (tm - 1)`` and lasts ``T0 tm**i``. The index is
+    estimated from a logarithm and corrected by one in either direction, so a count exactly on a
+    restart starts the new cycle; ``tm**i`` is computed once.
+    """
+    log_tm = jnp.log(tm)
+    i0 = jnp.floor(jnp.log1p(t / T0 * (tm - 1)) / log_tm)
+    i0 = jax.lax.stop_gradient(jnp.maximum(i0, 0))
+    p = tm**i0  # a power, not exp(i0 * log(tm)): exact for integer t_mul
+    start = T0 * (p - 1) / (tm - 1)
+    length = T0 * p
+    up = start + length <= t
+    down = (start > t) & (i0 > 0)
+    i = i0 + up.astype(t.dtype) - down.astype(t.dtype)
+    start = jnp.where(up, start + length, jnp.where(down, start - length / tm, start))
+    length = jnp.where(up, length * tm, jnp.where(down, length / tm, length))
+    return i, t - start, length
+
+
+def _equal_cycle(count, t, T0, first_decay_steps, dt):
+    """Cycle index, position and length for equal cycles (``t_mul == 1``).
+
+    Exact integer arithmetic when the count and ``T0`` are integers (float32 cannot hold counts
+    past 2**24).
+    """
+    t_raw, T0_raw = as_count(count), jnp.asarray(first_decay_steps)
+    if jnp.issubdtype(t_raw.dtype, jnp.integer) and jnp.issubdtype(T0_raw.dtype, jnp.integer):
+        T0_int = jnp.maximum(T0_raw, 1).astype(t_raw.dtype)
+        i_int = jnp.floor_divide(t_raw, T0_int)
+        return i_int.astype(dt), (t_raw - i_int * T0_int).astype(dt), T0
+    i = floor_div(t, T0, dt)
+    return i, t - i * T0, T0
