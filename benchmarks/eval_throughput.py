@@ -25,6 +25,8 @@ import numpy as np
 import optax
 
 import jaxdecay as jd
+from jaxdecay.compat import keras as keras_compat
+from jaxdecay.compat import torch as torch_compat
 
 PI = np.pi
 B10 = [int(b) for b in np.arange(1, 11) * 1500]  # 10 boundaries over the 20,000 counts
@@ -229,6 +231,27 @@ CASES: dict[str, tuple[Callable, Callable]] = {
         lambda t: 0.1 * jnp.power(0.5, (t // 1000 // 3).astype(jnp.float32)),
     ),
     "stretch": (jd.stretch(COS, 3.0), lambda t: _cos(_f(t) / 3.0)),
+    # Migration constructors with formulas of their own (jaxdecay.compat).
+    "torch.LinearLR": (
+        torch_compat.LinearLR(0.1, 0.25, 1.0, 5000),
+        lambda t: 0.1 * (0.25 + 0.75 * jnp.minimum(_f(t), 5000.0) / 5000.0),
+    ),
+    "torch.ConstantLR": (
+        torch_compat.ConstantLR(0.1, 0.5, 5000),
+        lambda t: jnp.where(t < 5000, 0.05, 0.1),
+    ),
+    "torch.PolynomialLR": (
+        torch_compat.PolynomialLR(0.1, 5000, 2.0),
+        lambda t: 0.1 * (1.0 - jnp.minimum(_f(t), 5000.0) / 5000.0) ** 2,
+    ),
+    "torch.CosineAnnealingWarmRestarts": (
+        torch_compat.CosineAnnealingWarmRestarts(0.1, 1000, 2, 0.0),
+        _raw_restarts,
+    ),
+    "keras.PiecewiseConstantDecay": (
+        keras_compat.PiecewiseConstantDecay(B10, V11),
+        lambda t: _chain(t, [b + 1 for b in B10], V11),  # Keras switches one count later
+    ),
 }
 
 

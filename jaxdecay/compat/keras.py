@@ -28,9 +28,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxdecay import _validate as v
-from jaxdecay._core import as_count, float_dtype
+from jaxdecay._core import as_count
 from jaxdecay._cosine import cosine_decay_schedule, cosine_restarts, warmup_cosine_decay_schedule
 from jaxdecay._exponential import exponential_decay, inverse_time_decay
+from jaxdecay._piecewise import _boundary_array, _Lookup, _Values
 from jaxdecay._polynomial import polynomial_decay
 from jaxdecay.compat._register import registered
 
@@ -137,19 +138,18 @@ def PiecewiseConstantDecay(boundaries: Any, values: Any):
         v.check_number(f"values[{i}]", x)
     v.check_increasing("boundaries", boundaries)
 
+    # Keras counts the boundaries strictly below t: #(b < t) = n - #(-b <= -t). The piecewise
+    # lookup (a select chain or a binary search over an array: constant program size, no N x n
+    # comparison array) counts #(bounds <= x), so it runs on the negated, reversed boundaries
+    # with the values reversed.
+    neg = _boundary_array(boundaries)
+    neg = -neg[::-1]
+    lookup = _Lookup(neg)
+    vals = _Values(list(values)[::-1] if isinstance(values, list | tuple) else values[::-1])
+
     def schedule(count):
         t = as_count(count)
-        dt = float_dtype(*values)
-        vals = jnp.stack([jnp.asarray(x, dt) for x in values])
-        b = jnp.stack([jnp.asarray(x) for x in boundaries])
-        if jnp.issubdtype(t.dtype, jnp.integer) and jnp.issubdtype(b.dtype, jnp.integer):
-            ct = jnp.promote_types(t.dtype, b.dtype)
-        else:
-            ct = jnp.promote_types(dt, b.dtype) if jnp.issubdtype(b.dtype, jnp.floating) else dt
-        # The number of boundaries strictly below t: one broadcast compare, whatever their number.
-        passed = t.astype(ct)[..., None] > b.astype(ct)
-        index = jnp.sum(passed, axis=-1)
-        return jnp.take(vals, index, axis=0)
+        return lookup([vals.get(vals.dtype())], -t)[0]
 
     return schedule
 
