@@ -51,12 +51,13 @@ def _poly_value(count, init_value, end_value, power, transition_steps, transitio
     end = jnp.asarray(end_value, dt)
     T = jnp.asarray(transition_steps, dt)
     B = jnp.asarray(transition_begin, dt)
-    # The part of the transition still ahead, (T - x) / T with x = clip(t - B, 0, T): in [0, 1]
-    # by construction. A transition of length 0 happens at once at `transition_begin`.
+    # The part of the transition still ahead, (T - x) / T with x = clip(t - B, 0, T). Clamped
+    # again: under jit XLA divides as x * (1 / T), and T * (1 / T) can exceed 1 by an ulp. A
+    # transition of length 0 happens at once at `transition_begin`.
     ok = T > 0
     T_safe = jnp.where(ok, T, 1)
     x = jnp.clip(t - B, 0, T_safe)
-    left = jnp.where(ok, (T_safe - x) / T_safe, (t < B).astype(dt))
+    left = jnp.where(ok, jnp.clip((T_safe - x) / T_safe, 0, 1), (t < B).astype(dt))
     frac = left if power is None else safe_pow(left, jnp.asarray(power, dt))
     return (init - end) * frac + end
 
