@@ -311,6 +311,25 @@ def floor_div(t: jax.Array, s: jax.Array, dtype: Any) -> jax.Array:
     return q
 
 
+def floor_divmod(t: jax.Array, s: jax.Array, dtype: Any) -> tuple[jax.Array, jax.Array]:
+    """``(floor(t / s), t - s * floor(t / s))`` as floats of ``dtype``; the remainder in ``[0, s]``.
+
+    Exact for integer counts and an integer ``s`` (integer arithmetic: float32 cannot hold counts
+    past 2**24, and periodic schedules need the exact position in their period); otherwise the
+    corrected float floor of :func:`floor_div`, with the remainder clamped to ``[0, s]``.
+    """
+    t = jnp.asarray(t)
+    s = jnp.asarray(s)
+    if jnp.issubdtype(t.dtype, jnp.integer) and jnp.issubdtype(s.dtype, jnp.integer):
+        dt = jax.dtypes.canonicalize_dtype(np.promote_types(t.dtype, s.dtype))
+        ti, si = t.astype(dt), jnp.maximum(s, 1).astype(dt)
+        q = jnp.floor_divide(ti, si)
+        return q.astype(dtype), (ti - q * si).astype(dtype)
+    q = floor_div(t, s, dtype)
+    sf = s.astype(dtype)
+    return q, jnp.clip(t.astype(dtype) - q * sf, 0, jnp.maximum(sf, 0))
+
+
 def safe_div(num: jax.Array, den: jax.Array) -> jax.Array:
     """``num / den`` where ``den != 0``, else 0, with a finite gradient on both branches."""
     ok = den != 0

@@ -13,7 +13,7 @@ from jaxdecay import _validate as v
 from jaxdecay._core import (
     as_count,
     float_dtype,
-    floor_div,
+    floor_divmod,
     half_cosine,
     remaining,
     safe_pow,
@@ -375,7 +375,7 @@ def cosine_restarts(
         if static is None or static != 1:
             parts.append(_geometric_cycle(t, T0, jnp.where(geometric, tm, 2)))
         if static is None or static == 1:
-            parts.append(_equal_cycle(count, t, T0, first_decay_steps, dt))
+            parts.append(_equal_cycle(count, T0, first_decay_steps, dt))
         if len(parts) == 1:
             i, pos, length = parts[0]
         else:
@@ -412,16 +412,10 @@ def _geometric_cycle(t, T0, tm):
     return i, t - start, length
 
 
-def _equal_cycle(count, t, T0, first_decay_steps, dt):
+def _equal_cycle(count, T0, first_decay_steps, dt):
     """Cycle index, position and length for equal cycles (``t_mul == 1``).
 
-    Exact integer arithmetic when the count and ``T0`` are integers (float32 cannot hold counts
-    past 2**24).
+    Exact integer arithmetic when the count and ``T0`` are integers (:func:`floor_divmod`).
     """
-    t_raw, T0_raw = as_count(count), jnp.asarray(first_decay_steps)
-    if jnp.issubdtype(t_raw.dtype, jnp.integer) and jnp.issubdtype(T0_raw.dtype, jnp.integer):
-        T0_int = jnp.maximum(T0_raw, 1).astype(t_raw.dtype)
-        i_int = jnp.floor_divide(t_raw, T0_int)
-        return i_int.astype(dt), (t_raw - i_int * T0_int).astype(dt), T0
-    i = floor_div(t, T0, dt)
-    return i, t - i * T0, T0
+    i, pos = floor_divmod(as_count(count), first_decay_steps, dt)
+    return i, pos, T0

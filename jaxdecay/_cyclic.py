@@ -9,7 +9,7 @@ from jaxdecay import _validate as v
 from jaxdecay._core import (
     as_count,
     float_dtype,
-    floor_div,
+    floor_divmod,
     half_cosine,
     remaining,
     safe_pow,
@@ -357,15 +357,9 @@ def cyclic(
         down_raw = up_raw if step_size_down is None else jnp.asarray(step_size_down)
         up, down = up_raw.astype(dt), down_raw.astype(dt)
         total = up + down
-        if all(jnp.issubdtype(a.dtype, jnp.integer) for a in (t_raw, up_raw, down_raw)):
-            # Exact position in the cycle for every integer count (float32 cannot hold them).
-            total_int = jnp.maximum(up_raw + down_raw, 1).astype(t_raw.dtype)
-            c_int = jnp.floor_divide(t_raw, total_int)
-            x = (t_raw - c_int * total_int).astype(dt)
-            c = c_int.astype(dt)
-        else:
-            c = floor_div(t, total, dt)
-            x = jnp.clip(t - c * total, 0, total)  # float counts past 2**24 are not exact
+        ints = all(jnp.issubdtype(a.dtype, jnp.integer) for a in (up_raw, down_raw))
+        # Cycle index and position in it: exact for integer counts and step sizes.
+        c, x = floor_divmod(t_raw, up_raw + down_raw if ints else total, dt)
         rise = x / up
         fall = jnp.where(down > 0, (total - x) / jnp.where(down > 0, down, 1), 1)
         h = jnp.where(x <= up, rise, fall)

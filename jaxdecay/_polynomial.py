@@ -6,7 +6,14 @@ import jax
 import jax.numpy as jnp
 
 from jaxdecay import _validate as v
-from jaxdecay._core import as_count, float_dtype, remaining, safe_pow, schedule_factory
+from jaxdecay._core import (
+    as_count,
+    float_dtype,
+    floor_divmod,
+    remaining,
+    safe_pow,
+    schedule_factory,
+)
 
 __all__ = ["constant_schedule", "linear_schedule", "polynomial_schedule", "polynomial_decay"]
 
@@ -51,13 +58,11 @@ def _poly_value(count, init_value, end_value, power, transition_steps, transitio
     end = jnp.asarray(end_value, dt)
     T = jnp.asarray(transition_steps, dt)
     B = jnp.asarray(transition_begin, dt)
-    # The part of the transition still ahead, (T - x) / T with x = clip(t - B, 0, T). Clamped
-    # again: under jit XLA divides as x * (1 / T), and T * (1 / T) can exceed 1 by an ulp. A
-    # transition of length 0 happens at once at `transition_begin`.
-    ok = T > 0
-    T_safe = jnp.where(ok, T, 1)
-    x = jnp.clip(t - B, 0, T_safe)
-    left = jnp.where(ok, jnp.clip((T_safe - x) / T_safe, 0, 1), (t < B).astype(dt))
+    # The part of the transition still ahead, (T - x) / T clamped to [0, 1] (under jit XLA
+    # divides as x * (1 / T), which can exceed 1 by an ulp). A transition of length 0 happens at
+    # once at `transition_begin`.
+    x = jnp.clip(t - B, 0, jnp.maximum(T, 0))
+    left = jnp.where(T > 0, remaining(x, T), (t < B).astype(dt))
     frac = left if power is None else safe_pow(left, jnp.asarray(power, dt))
     return (init - end) * frac + end
 
@@ -216,26 +221,14 @@ def polynomial_decay(
         dt = float_dtype(init_value, decay_steps, power, end_value)
         t_raw = as_count(count)
         t = t_raw.astype(dt)
-        T_raw = jnp.asarray(decay_steps)
-        T = T_raw.astype(dt)
-        if (
-            cycle
-            and jnp.issubdtype(t_raw.dtype, jnp.integer)
-            and jnp.issubdtype(T_raw.dtype, jnp.integer)
-        ):
-            # Exact integer position in the period: float32 cannot hold counts past 2**24.
-            T_int = jnp.maximum(T_raw, 1).astype(t_raw.dtype)
-            r = t_raw % T_int
-            q = (t_raw // T_int + (r > 0).astype(t_raw.dtype)).astype(dt)
-            gap = jnp.where(t_raw == 0, T_int, jnp.where(r > 0, T_int - r, 0)).astype(dt)
-            period = T * jnp.maximum(q, 1)
-            left = jnp.clip(gap / period, 0, 1)
-        elif cycle:
-            # ceil(t / T) without the rounding of t * (1 / T) under jit.
-            q = jnp.floor(t / T)
-            q = jnp.where(q * T < t, q + 1, q)
-            q = jnp.where((q - 1) * T >= t, q - 1, q)
-            left = remaining(t, T * jnp.maximum(q, 1))
+        T = jnp.asarray(decay_steps, dt)
+        if cycle:
+            # Period T * max(1, ceil(t / T)) and the counts left in it, from an exact floor
+            # division (integer arithmetic for integer counts: float32 ends at 2**24).
+            q, r = floor_divmod(t_raw, decay_steps, dt)
+            q = q + (r > 0).astype(dt)
+            gap = jnp.where(t == 0, T, jnp.where(r > 0, T - r, 0))
+            left = jnp.clip(gap / (T * jnp.maximum(q, 1)), 0, 1)
         else:
             left = remaining(jnp.minimum(t, T), T)
         init = jnp.asarray(init_value, dt)
