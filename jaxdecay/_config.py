@@ -199,8 +199,9 @@ def _where(text: str, node: ast.AST) -> str:
 
 
 class _Reader:
-    def __init__(self, text: str):
+    def __init__(self, text: str, names: Mapping[str, Any]):
         self.text = text
+        self.names = names
 
     def fail(self, msg: str, node: ast.AST) -> ParseError:
         return ParseError(msg + _where(self.text, node))
@@ -217,7 +218,7 @@ class _Reader:
             raise self.fail(f"unsupported literal {v!r}", node)
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
             v = self.value(node.operand)
-            if isinstance(v, bool) or not isinstance(v, int | float):
+            if isinstance(v, bool) or not _is_number(v):
                 raise self.fail("a sign must be followed by a number", node)
             return -v if isinstance(node.op, ast.USub) else v
         if isinstance(node, ast.List | ast.Tuple):
@@ -233,13 +234,16 @@ class _Reader:
                 out[key] = self.value(v)
             return out
         if isinstance(node, ast.Name):
+            if node.id in self.names:
+                return self.names[node.id]
             if node.id in ("inf", "Infinity"):
                 return math.inf
             if node.id in _core.registry():
                 raise self.fail(f"{node.id!r} must be called: write {node.id}(...)", node)
+            given = ", ".join(sorted(self.names)) if self.names else "none"
             raise self.fail(
-                f"unknown name {node.id!r}: only numbers, strings, True/False/None, lists, "
-                "dicts and schedule calls are allowed",
+                f"unknown name {node.id!r} (names given: {given}): only numbers, strings, "
+                "True/False/None, lists, dicts, schedule calls and the names given are allowed",
                 node,
             )
         kind = type(node).__name__
@@ -293,7 +297,30 @@ class _Reader:
             raise self.fail(f"{name}(): {e}", node) from None
 
 
-def parse(text: str) -> _core.Schedule:
+def _is_number(v: Any) -> bool:
+    """A Python number, a NumPy/JAX array or scalar, or a tracer (what a name may stand for)."""
+    if isinstance(v, bool | np.bool_):
+        return False
+    return isinstance(v, int | float | np.ndarray | np.generic | jax.Array)
+
+
+def _check_names(names: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    if names is None:
+        return {}
+    if not isinstance(names, Mapping):
+        raise TypeError(f"`names` must be a mapping of identifiers to values, got {names!r}")
+    for k, v in names.items():
+        if not isinstance(k, str) or not k.isidentifier():
+            raise TypeError(f"`names` keys must be identifiers, got {k!r}")
+        if not _is_number(v):
+            raise TypeError(
+                f"`names[{k!r}]` must be a number or an array (NumPy, JAX or a tracer), got "
+                f"{type(v).__name__}: names never stand for functions, modules or schedules"
+            )
+    return names
+
+
+def parse(text: str, names: Mapping[str, Any] | None = None) -> _core.Schedule:
     """Build a schedule from text such as ``"warmup(cosine_decay(0.1, 1000), warmup_steps=100)"``.
 
     The text is read with Python's ``ast`` on a restricted grammar and never evaluated: calls of
@@ -301,8 +328,15 @@ def parse(text: str) -> _core.Schedule:
     (``1e-3``, ``-2``, ``inf``), strings, ``True``/``False``/``None``, lists and dicts. ``repr`` of
     any schedule made from concrete values parses back to a schedule with the same values.
 
+    ``names`` binds identifiers that stand in an argument's place to values: Python numbers,
+    NumPy or JAX arrays, or tracers. Inside ``jax.vmap`` over ``r``,
+    ``parse("exponential_decay(0.1, steps_per_epoch, rate)", names={"steps_per_epoch": 469,
+    "rate": r})`` is a sweep over the decay rate. A name never resolves to a function, a module
+    or an attribute; a name given in ``names`` takes precedence over ``inf``.
+
     Args:
       text: the schedule expression.
+      names: identifiers the text may use as argument values, and their values.
 
     Returns:
       The schedule.
@@ -317,7 +351,11 @@ def parse(text: str) -> _core.Schedule:
       >>> s = jaxdecay.parse("exponential_decay(0.1, transition_steps=1, decay_rate=0.9)")
       >>> print(", ".join(f"{float(s(t)):.4f}" for t in range(4)))
       0.1000, 0.0900, 0.0810, 0.0729
+      >>> s = jaxdecay.parse("exponential_decay(0.1, steps, rate)", names={"steps": 1, "rate": 0.5})
+      >>> print(f"{float(s(2)):.4f}")
+      0.0250
     """
+    names = _check_names(names)
     if not isinstance(text, str):
         raise TypeError(f"parse needs a string, got {text!r}")
     try:
@@ -329,7 +367,7 @@ def parse(text: str) -> _core.Schedule:
             f"invalid syntax ({e.msg}) at line {e.lineno or 1}, column {col + 1}:\n  {line}\n"
             f"  {' ' * col}^"
         ) from None
-    reader = _Reader(text.strip())
+    reader = _Reader(text.strip(), names)
     if not isinstance(tree.body, ast.Call):
         raise reader.fail(
             "a schedule expression must be a call such as cosine_decay(...)", tree.body

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import pickle
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -277,3 +278,49 @@ def test_malformed_configs(bad):
     with pytest.raises((jd.ConfigError, TypeError)) as info:
         jd.from_config(bad)
     assert "name" in str(info.value) or "Valid" in str(info.value)
+
+
+# --------------------------------------------------------------------------------------------
+# parse(text, names=...): identifiers bound to numbers, arrays or tracers (SPEC §6)
+# --------------------------------------------------------------------------------------------
+
+
+def test_parse_names_bind_numbers_and_arrays():
+    s = jd.parse(
+        "exponential_decay(0.1, steps_per_epoch, rate)",
+        names={"steps_per_epoch": 10, "rate": np.float32(0.5)},
+    )
+    ref = jd.exponential_decay(0.1, 10, np.float32(0.5))
+    np.testing.assert_allclose(np.asarray(s(np.arange(40))), np.asarray(ref(np.arange(40))))
+    neg = jd.parse("constant_schedule(-v)", names={"v": 0.25})
+    assert float(neg(3)) == -0.25
+
+
+def test_parse_names_bind_tracers_under_vmap():
+    rates = jnp.asarray([0.5, 0.8, 0.9])
+
+    def value(r):
+        return jd.parse("exponential_decay(0.1, 1, rate)", names={"rate": r})(3)
+
+    got = jax.jit(jax.vmap(value))(rates)
+    np.testing.assert_allclose(np.asarray(got), 0.1 * np.asarray(rates) ** 3, rtol=1e-6)
+
+
+def test_parse_unknown_name_lists_the_names_given():
+    with pytest.raises(jd.ParseError, match=r"unknown name 'rate'.*names given: steps"):
+        jd.parse("exponential_decay(0.1, steps, rate)", names={"steps": 1})
+    with pytest.raises(jd.ParseError, match=r"names given: none"):
+        jd.parse("exponential_decay(0.1, steps, 0.5)")
+
+
+@pytest.mark.parametrize("bad", [print, np, "0.5", True, jd.constant_schedule(1.0)])
+def test_parse_names_never_stand_for_functions_modules_or_schedules(bad):
+    with pytest.raises(TypeError, match=r"names\['x'\]"):
+        jd.parse("constant_schedule(x)", names={"x": bad})
+
+
+def test_parse_names_must_be_identifiers():
+    with pytest.raises(TypeError, match="identifiers"):
+        jd.parse("constant_schedule(1.0)", names={"not an id": 1})
+    with pytest.raises(TypeError, match="mapping"):
+        jd.parse("constant_schedule(1.0)", names=[("x", 1)])
