@@ -21,7 +21,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxdecay import _validate as V
-from jaxdecay._core import as_count, float_dtype, floor_div, schedule_factory
+from jaxdecay._core import schedule_factory
+from jaxdecay._numeric import as_count, float_dtype, floor_div
 
 __all__ = ["warmup", "scale", "multiply", "add", "clip", "shift", "repeat", "per_epoch", "stretch"]
 

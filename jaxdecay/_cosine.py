@@ -10,15 +10,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxdecay import _validate as v
-from jaxdecay._core import (
-    as_count,
-    float_dtype,
-    floor_divmod,
-    half_cosine,
-    remaining,
-    safe_pow,
-    schedule_factory,
-)
+from jaxdecay._core import schedule_factory
+from jaxdecay._numeric import as_count, float_dtype, floor_divmod, half_cosine, remaining, safe_pow
 
 __all__ = [
     "cosine_decay_schedule",

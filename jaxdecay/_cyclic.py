@@ -6,15 +6,8 @@ import jax
 import jax.numpy as jnp
 
 from jaxdecay import _validate as v
-from jaxdecay._core import (
-    as_count,
-    float_dtype,
-    floor_divmod,
-    half_cosine,
-    remaining,
-    safe_pow,
-    schedule_factory,
-)
+from jaxdecay._core import schedule_factory
+from jaxdecay._numeric import as_count, float_dtype, floor_divmod, half_cosine, remaining, safe_pow
 
 __all__ = ["linear_onecycle_schedule", "cosine_onecycle_schedule", "one_cycle", "cyclic"]
 

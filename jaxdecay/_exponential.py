@@ -6,14 +6,8 @@ import jax
 import jax.numpy as jnp
 
 from jaxdecay import _validate as v
-from jaxdecay._core import (
-    as_count,
-    float_dtype,
-    floor_div,
-    safe_pow,
-    saturate,
-    schedule_factory,
-)
+from jaxdecay._core import schedule_factory
+from jaxdecay._numeric import as_count, float_dtype, floor_div, safe_pow, saturate
 
 __all__ = [
     "exponential_decay",

@@ -28,7 +28,8 @@ import numpy as np
 from jax import lax
 
 from jaxdecay import _validate as V
-from jaxdecay._core import as_count, float_dtype, schedule_factory
+from jaxdecay._core import schedule_factory
+from jaxdecay._numeric import as_count, float_dtype
 
 __all__ = [
     "piecewise_constant",

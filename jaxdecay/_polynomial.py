@@ -6,14 +6,8 @@ import jax
 import jax.numpy as jnp
 
 from jaxdecay import _validate as v
-from jaxdecay._core import (
-    as_count,
-    float_dtype,
-    floor_divmod,
-    remaining,
-    safe_pow,
-    schedule_factory,
-)
+from jaxdecay._core import schedule_factory
+from jaxdecay._numeric import as_count, float_dtype, floor_divmod, remaining, safe_pow
 
 __all__ = ["constant_schedule", "linear_schedule", "polynomial_schedule", "polynomial_decay"]
 

@@ -6,14 +6,9 @@ import jax
 import jax.numpy as jnp
 
 from jaxdecay import _validate as v
-from jaxdecay._core import (
-    as_count,
-    float_dtype,
-    half_cosine,
-    remaining,
-    schedule_factory,
-)
+from jaxdecay._core import schedule_factory
 from jaxdecay._exponential import exponential_decay_value
+from jaxdecay._numeric import as_count, float_dtype, half_cosine, remaining
 
 __all__ = [
     "warmup_constant_schedule",

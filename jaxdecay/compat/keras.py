@@ -28,9 +28,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxdecay import _validate as v
-from jaxdecay._core import as_count
 from jaxdecay._cosine import cosine_decay_schedule, cosine_restarts, warmup_cosine_decay_schedule
 from jaxdecay._exponential import exponential_decay, inverse_time_decay
+from jaxdecay._numeric import as_count
 from jaxdecay._piecewise import _boundary_array, _Lookup, _Values
 from jaxdecay._polynomial import polynomial_decay
 from jaxdecay.compat._register import registered

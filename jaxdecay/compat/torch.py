@@ -33,10 +33,10 @@ import jax
 import jax.numpy as jnp
 
 from jaxdecay import _validate as v
-from jaxdecay._core import as_count, float_dtype, remaining, safe_pow
 from jaxdecay._cosine import cosine_decay, cosine_restarts
 from jaxdecay._cyclic import cyclic, one_cycle
 from jaxdecay._exponential import exponential_decay, step_decay
+from jaxdecay._numeric import as_count, float_dtype, remaining, safe_pow
 from jaxdecay._piecewise import multistep_decay
 from jaxdecay.compat._register import registered
 
