@@ -11,7 +11,7 @@ from jaxdecay import _validate as v
 from jaxdecay._core import schedule_factory
 from jaxdecay._cosine import cosine_decay
 from jaxdecay._numeric import as_count, dtypes, floor_divmod, half_cosine, ramp, remaining, safe_pow
-from jaxdecay._piecewise import join_schedules, piecewise_interpolate_schedule
+from jaxdecay._piecewise import join_schedules
 from jaxdecay._polynomial import constant_schedule, linear_schedule
 
 __all__ = ["linear_onecycle_schedule", "cosine_onecycle_schedule", "one_cycle", "cyclic"]
@@ -25,39 +25,47 @@ def _anneal(start, end, x, length, kind):
 
 
 def _onecycle(kind, transition_steps, peak_value, pcts, scales):
-    """Optax's one-cycle: ``piecewise_interpolate_schedule`` over ``int(pct * N)`` boundaries.
+    """Optax's one-cycle (``piecewise_interpolate_schedule`` semantics), as ``join_schedules``.
 
-    With a concrete ``transition_steps`` and concrete fractions the boundaries are Python ints,
-    rounded as Optax rounds them, and equal ones merge as in Optax's dict (the later scale
-    wins), in eager mode and under ``jit`` alike: this *is* ``piecewise_interpolate_schedule``.
-    Traced boundaries (a float32 floor) go through ``join_schedules`` of the phases, with the
-    same merge written with ``where``: a phase of length 0 is never active, and the phase before
-    it heads for the value after the merge.
+    The phases end at ``int(pct * N)`` (Python rounding, as Optax, for concrete arguments; a
+    float32 floor for traced ones) and ``N``; phase ``i`` runs from value ``v_i`` to ``v_{i+1}``
+    over ``max(length, 1)`` counts (``linear_schedule`` or ``cosine_decay``), and the last value
+    is held. Equal boundaries merge as in Optax's dict (the later scale wins): in Python for
+    concrete boundaries, the same in eager mode and under ``jit``; with ``where`` for traced ones
+    (a phase of length 0 is never active, and the phase before it heads for the value after the
+    merge).
     """
     init = peak_value / scales[0]  # scales[0] is div_factor
     if all(v.is_concrete(x) for x in (transition_steps, *pcts)):
         n = float(np.asarray(transition_steps))
-        keys = [int(float(np.asarray(p)) * n) for p in pcts] + [transition_steps]
         table: dict = {}
-        for k, sc in zip(keys, scales, strict=True):
-            table[int(k) if float(k).is_integer() else float(k)] = sc
-        return piecewise_interpolate_schedule(kind, init, table)
-    dt = jnp.result_type(float)
-    n = jnp.asarray(transition_steps, dt)
-    keys = [jnp.floor(jnp.asarray(p, dt) * n) for p in pcts] + [n]
-    # Optax's dict merge of equal keys: a scale whose key equals the next one is dropped...
-    eff = [jnp.where(keys[i] == keys[i + 1], 1, sc) for i, sc in enumerate(scales[:-1])]
-    eff.append(scales[-1])
-    values = [init]
-    for sc in eff:
-        values.append(values[-1] * sc)
-    # ...and a point takes the value of the last point with the same key.
-    for i in reversed(range(1, len(keys))):
-        values[i] = jnp.where(keys[i - 1] == keys[i], values[i + 1], values[i])
-    starts = [jnp.zeros((), dt), *keys]
+        for p, sc in zip([*pcts, None], scales, strict=True):
+            key = n if p is None else float(int(float(np.asarray(p)) * n))
+            table[key] = sc
+        keys = sorted(table)
+        values = [init]
+        for k in keys:
+            values.append(values[-1] * table[k])
+        lengths = [max(b - a, 1.0) for a, b in zip([0.0, *keys], keys, strict=False)]
+        keys = [int(k) if k.is_integer() else k for k in keys]
+        lengths = [int(x) if x.is_integer() else x for x in lengths]
+    else:
+        dt = jnp.result_type(float)
+        n = jnp.asarray(transition_steps, dt)
+        keys = [jnp.floor(jnp.asarray(p, dt) * n) for p in pcts] + [n]
+        # Optax's dict merge: a scale whose key equals the next one is dropped...
+        eff = [jnp.where(keys[i] == keys[i + 1], 1, sc) for i, sc in enumerate(scales[:-1])]
+        eff.append(scales[-1])
+        values = [init]
+        for sc in eff:
+            values.append(values[-1] * sc)
+        # ...and a point takes the value of the last point with the same key.
+        for i in reversed(range(1, len(keys))):
+            values[i] = jnp.where(keys[i - 1] == keys[i], values[i + 1], values[i])
+        starts = [jnp.zeros((), dt), *keys]
+        lengths = [jnp.maximum(starts[i + 1] - starts[i], 1) for i in range(len(keys))]
     phases = []
-    for i in range(len(keys)):
-        length = jnp.maximum(starts[i + 1] - starts[i], 1)
+    for i, length in enumerate(lengths):
         if kind == "linear":
             phases.append(linear_schedule(values[i], values[i + 1], length))
         else:
