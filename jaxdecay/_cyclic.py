@@ -286,7 +286,7 @@ def one_cycle(
             else:
                 value = b + (a - b) * half_cosine(left)
             res = value if res is None else jnp.where(t <= e, value, res)
-        return res.astype(out)
+        return jnp.asarray(res).astype(out)
 
     return schedule
 

@@ -22,8 +22,8 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar
 
-import jax
 import numpy as np
+from jax.core import Tracer
 
 __all__ = ["MAX_STEPS", "check_scalar", "check_steps", "scalar_arguments", "renamed_arguments"]
 
@@ -43,7 +43,7 @@ def check_scalar(name: str, x: Any) -> None:
         refuses them at call time).
       ValueError: a Python integer too large for a float (``10**400``).
     """
-    if x is None or isinstance(x, jax.core.Tracer):
+    if x is None or isinstance(x, Tracer):
         return
     if isinstance(x, decimal.Decimal | fractions.Fraction):
         raise TypeError(
@@ -63,7 +63,7 @@ def check_scalar(name: str, x: Any) -> None:
 def check_steps(name: str, x: Any, *, signed: bool = False) -> None:
     """A count-valued argument (concrete) is below ``2**31`` (in magnitude when ``signed``)."""
     check_scalar(name, x)
-    if x is None or isinstance(x, jax.core.Tracer) or isinstance(x, bool | str):
+    if x is None or isinstance(x, Tracer) or isinstance(x, bool | str):
         return
     try:
         v = float(np.asarray(x, dtype=np.float64)) if not isinstance(x, int) else float(x)

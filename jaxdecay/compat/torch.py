@@ -37,7 +37,7 @@ from jaxdecay import _validate as v
 from jaxdecay._cosine import cosine_decay, cosine_restarts
 from jaxdecay._cyclic import cyclic, one_cycle
 from jaxdecay._exponential import exponential_decay, step_decay
-from jaxdecay._numeric import as_count, dtypes, float_dtype, remaining, safe_pow
+from jaxdecay._numeric import as_count, dtypes, offset, ramp, remaining, safe_pow
 from jaxdecay._piecewise import multistep_decay
 from jaxdecay.compat._register import registered
 
@@ -453,12 +453,14 @@ def LinearLR(
     v.check_nonnegative("total_iters", total_iters)
 
     def schedule(count):
-        dt = float_dtype(lr, start_factor, end_factor, total_iters)
+        out, dt = dtypes(lr, start_factor, end_factor, total_iters)
         t = as_count(count).astype(dt)
         start = jnp.asarray(start_factor, dt)
         end = jnp.asarray(end_factor, dt)
-        factor = end + (start - end) * _iters_left(t, total_iters, dt)
-        return jnp.asarray(lr, dt) * factor
+        T = jnp.asarray(total_iters, dt)
+        # PyTorch never leaves the start factor when total_iters == 0.
+        factor = jnp.where(T > 0, ramp(start, end, t, T), start)
+        return (jnp.asarray(lr, dt) * factor).astype(out)
 
     return schedule
 
@@ -507,12 +509,12 @@ def ConstantLR(
     v.check_nonnegative("total_iters", total_iters)
 
     def schedule(count):
-        dt = float_dtype(lr, factor, total_iters)
-        t = as_count(count).astype(dt)
+        out, dt = dtypes(lr, factor, total_iters)
+        t = as_count(count)
         T = jnp.asarray(total_iters, dt)
         base = jnp.asarray(lr, dt)
-        reduced = (t < T) | (T == 0)
-        return jnp.where(reduced, base * jnp.asarray(factor, dt), base)
+        reduced = (offset(t, total_iters, dtype=dt) < 0) | (T == 0)
+        return jnp.where(reduced, base * jnp.asarray(factor, dt), base).astype(out)
 
     return schedule
 
@@ -562,9 +564,9 @@ def PolynomialLR(
     v.check_nonnegative("power", power)
 
     def schedule(count):
-        dt = float_dtype(lr, total_iters, power)
+        out, dt = dtypes(lr, total_iters, power)
         t = as_count(count).astype(dt)
         left = _iters_left(t, total_iters, dt)
-        return jnp.asarray(lr, dt) * safe_pow(left, jnp.asarray(power, dt))
+        return (jnp.asarray(lr, dt) * safe_pow(left, jnp.asarray(power, dt))).astype(out)
 
     return schedule
