@@ -160,7 +160,7 @@ def warmup(
                 tiny = jnp.finfo(cdt).tiny
                 ratio = jnp.maximum(peak / start, tiny)
                 value = start * jnp.power(ratio, p)
-        in_warmup = tf < w_f if not (_is_int(t) and _is_int(w)) else t < w
+        in_warmup = t < w if _is_int(t) and _is_int(w) else offset(t, w, dtype=cdt) < 0
         return jnp.where(in_warmup, value.astype(dtype), main).astype(dtype)
 
     return fn
