@@ -368,7 +368,7 @@ def run_identity(config: ml_collections.ConfigDict, names: dict, sweep: Sweep) -
     used = _identifiers(config.schedule)
     return {
         **_identity(config),
-        "bound_names": {k: v for k, v in names.items() if k in used},
+        "bound_names": {k: v for k, v in names.items() if k in used and k != sweep.name},
         "resolved_sweep_mode": sweep.mode,
     }
 
