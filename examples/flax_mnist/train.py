@@ -373,8 +373,13 @@ def run_identity(config: ml_collections.ConfigDict, names: dict, sweep: Sweep) -
     }
 
 
-def resume(mngr, states: list, identity: dict, workdir: Path) -> tuple[int, list, outputs.History]:
-    """The latest checkpoint's epoch, states and history, after checking the configuration."""
+def resume(
+    mngr, states: list, history: outputs.History, identity: dict, workdir: Path, log
+) -> tuple[int, list, outputs.History]:
+    """The latest checkpoint's epoch, states and history (after checking the configuration),
+    or ``0`` and the given ones when there is none."""
+    if mngr is None or mngr.latest_step() is None:
+        return 0, states, history
     start, states, metrics, saved = checkpoints.restore(mngr, states)
     diff = {k: (saved.get(k), v) for k, v in identity.items() if saved.get(k) != v}
     if diff:
@@ -382,7 +387,22 @@ def resume(mngr, states: list, identity: dict, workdir: Path) -> tuple[int, list
             f"{workdir} holds a checkpoint of a different configuration (saved vs now: {diff}); "
             "use another --workdir"
         )
+    log(f"resuming from the checkpoint after epoch {start} in {workdir}")
     return start, states, outputs.History.from_json(metrics)
+
+
+def _describe(config, ds: Dataset, steps: int, mesh: Mesh, schedule, sweep: Sweep) -> list[str]:
+    dev = jax.devices()[0]
+    lines = [
+        f"data: {ds.source}, {len(ds.train_labels)} train / {len(ds.test_labels)} test; "
+        f"{config.model}, {config.optimizer}, {config.dtype}, batch {config.batch_size}, "
+        f"{steps} steps/epoch; {jax.device_count()} {dev.platform} device(s) in "
+        f"{jax.process_count()} process(es), mesh {dict(mesh.shape)}",
+        f"schedule: {schedule!r}",
+    ]
+    if sweep.name:
+        lines.append(f"sweep: {sweep.name} over {list(sweep.values)}, mode {sweep.mode}")
+    return lines
 
 
 def _check_sizes(config: ml_collections.ConfigDict, n_train: int, data_devices: int) -> int:
@@ -455,29 +475,14 @@ def train_and_evaluate(
     identity = run_identity(config, names, sweep)
     history = outputs.History.empty(sweep.overrides, sweep=sweep.name is not None)
     mngr = checkpoints.manager(workdir) if config.checkpoint else None
-    start = 0
-    if mngr is not None and mngr.latest_step() is not None:
-        start, states, history = resume(mngr, states, identity, workdir)
-        log(f"resuming from the checkpoint after epoch {start} in {workdir}")
-        if start >= config.num_epochs:
-            log(
-                f"{workdir} already holds {start} epochs (>= num_epochs {config.num_epochs}); "
-                "nothing to train. Pass a larger --config.num_epochs, or another --workdir"
-            )
+    start, states, history = resume(mngr, states, history, identity, workdir, log)
+    if start >= config.num_epochs:
+        log(f"{workdir} holds {start} epochs (>= num_epochs); nothing to train")
     if is_main:
         outputs.write_json(workdir / "config.json", identity)
         outputs.write_files(workdir, history)
-
-    dev = jax.devices()[0]
-    log(
-        f"data: {ds.source}, {len(ds.train_labels)} train / {len(ds.test_labels)} test; "
-        f"{config.model}, {config.optimizer}, {config.dtype}, batch {config.batch_size}, "
-        f"{steps} steps/epoch; {jax.device_count()} {dev.platform} device(s) in "
-        f"{jax.process_count()} process(es), mesh {dict(mesh.shape)}"
-    )
-    log(f"schedule: {schedule!r}; workdir: {workdir}")
-    if sweep.name:
-        log(f"sweep: {sweep.name} over {list(sweep.values)}, mode {sweep.mode}")
+    for line in [*_describe(config, ds, steps, mesh, schedule, sweep), f"workdir: {workdir}"]:
+        log(line)
 
     test = input_pipeline.test_batches(ds, mesh.shape["data"], NamedSharding(mesh, P(None, "data")))
     for epoch in range(start + 1, config.num_epochs + 1):
