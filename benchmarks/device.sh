@@ -9,7 +9,7 @@
 # then one table. Every run writes into $OUT (default: a fresh temporary folder).
 #
 #   bash benchmarks/device.sh          # on the GPU/TPU machine
-#   bash benchmarks/device.sh --tiny   # a quick check of the script itself, tiny sizes (CPU: ~2 min)
+#   bash benchmarks/device.sh --tiny   # a check of the script itself, tiny sizes (CPU: minutes)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"

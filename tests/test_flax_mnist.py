@@ -91,6 +91,8 @@ def test_parse_sweep():
     assert train.parse_sweep(config, "gpu").mode == "vmap"
     with pytest.raises(ValueError, match=r"does not use; it uses \['decay_rate'\]"):
         train.parse_sweep(tiny_config(sweep="rate=0.5"), "cpu")
+    with pytest.raises(ValueError, match="line 1"):  # jaxdecay's ParseError
+        train.parse_sweep(tiny_config(schedule="exponential_decay(0.1,", sweep="x=1"), "cpu")
     with pytest.raises(ValueError, match="must look like NAME=v1,v2"):
         train.parse_sweep(tiny_config(sweep="decay_rate"), "cpu")
     with pytest.raises(ValueError, match="values must be numbers, got ' a,b'"):

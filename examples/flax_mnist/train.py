@@ -85,7 +85,11 @@ def schedule_names(config: ml_collections.ConfigDict, steps_per_epoch: int) -> d
 
 def _identifiers(text: str) -> set[str]:
     """The bare names the schedule text uses as values (not the constructors it calls)."""
-    tree = ast.parse(text, mode="eval")
+    try:
+        tree = ast.parse(text, mode="eval")
+    except SyntaxError:
+        jaxdecay.parse(text)  # raises the ParseError that points at the line and column
+        raise
     called = {
         n.func.id
         for n in ast.walk(tree)
