@@ -43,6 +43,7 @@ from jaxdecay._exponential import (
 )
 from jaxdecay._find_lr import FindLRResult, find_lr
 from jaxdecay._hyperparams import effective_learning_rate, hyperparams
+from jaxdecay._inject import inject_hyperparams
 from jaxdecay._piecewise import (
     join_schedules,
     multistep_decay,
@@ -95,6 +96,8 @@ __all__ = [
     "effective_learning_rate",
     "hyperparams",
     "reduce_on_plateau",
+    # Beyond Optax (SPEC §7).
+    "inject_hyperparams",
     # Choosing a learning rate.
     "FindLRResult",
     "find_lr",
