@@ -59,6 +59,7 @@ from jaxdecay._polynomial import (
     polynomial_decay,
     polynomial_schedule,
 )
+from jaxdecay._replan import horizon, replan
 from jaxdecay._warmup import (
     warmup_constant_schedule,
     warmup_exponential_decay_schedule,
@@ -97,7 +98,9 @@ __all__ = [
     "hyperparams",
     "reduce_on_plateau",
     # Beyond Optax (SPEC §7).
+    "horizon",
     "inject_hyperparams",
+    "replan",
     # Choosing a learning rate.
     "FindLRResult",
     "find_lr",
