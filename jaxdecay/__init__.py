@@ -8,6 +8,7 @@ that is traceable in every numeric hyperparameter, carries its own description (
 # `compat` registers the migration names (torch.LinearLR, keras.PiecewiseConstantDecay, ...) for
 # from_config, parse and unpickling; it imports neither PyTorch nor Keras.
 from jaxdecay import compat
+from jaxdecay._budget import BudgetClock, BudgetSchedule, BudgetState, budget
 from jaxdecay._combinators import (
     add,
     clip,
@@ -98,6 +99,10 @@ __all__ = [
     "hyperparams",
     "reduce_on_plateau",
     # Beyond Optax (SPEC §7).
+    "BudgetClock",
+    "BudgetSchedule",
+    "BudgetState",
+    "budget",
     "horizon",
     "inject_hyperparams",
     "replan",
