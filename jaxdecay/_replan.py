@@ -362,8 +362,8 @@ def replan(
       :math:`a - 1` to :math:`a` is :math:`f`'s own);
     - the final value :math:`f(H)` is reached exactly at :math:`N` (the fraction is computed as
       :math:`(N - t)/(N - a)`, which is 0 at :math:`t = N`, also under ``jit``);
-    - a stretched curve changes no faster than :math:`f` did; a squeezed one by at most
-      :math:`(H - a)/(N - a)` times faster.
+    - a stretched curve changes no faster than :math:`f` did; a squeezed one about
+      :math:`(H - a)/(N - a)` times faster (its jumps, if any, keep their size).
 
     A run already past its horizon (:math:`a \ge H`, e.g. resuming a finished run with more
     epochs) stays at :math:`f(a)`: the schedule is over and there is nothing left to stretch.

@@ -49,23 +49,32 @@ def test_every_registered_name_has_a_horizon_rule():
 NOT_TIGHT = {"clip"}
 
 
+_CURVES: dict[str, np.ndarray] = {}
+
+
+def _curve(case: Case) -> np.ndarray:
+    """The case's schedule at the counts `T` (computed once per case for the whole module)."""
+    if case.id not in _CURVES:
+        _CURVES[case.id] = _values(_build(case))
+    return _CURVES[case.id]
+
+
 @pytest.mark.parametrize("case", CASES, ids=IDS)
 def test_horizon_is_where_the_value_becomes_constant(case):
     s = _build(case)
     h = s.horizon
+    f = _curve(case)
     if h is None:
         # Never constant: the value still changes late in the run.
-        late = _values(s, jnp.asarray([100, 137, 251, 1000, 1733], jnp.int32))
-        assert len(set(late.tolist())) > 1, (case.id, late)
+        assert np.ptp(f[100:]) > 0, case.id
         return
     assert isinstance(h, int | float), type(h)
-    after = jnp.asarray([h, h + 0.5, h + 1, h + 7, h + 100, h + 10**4, 2**31 - 1], jnp.float32)
-    v = _values(s, after)
-    np.testing.assert_allclose(v, v[0], rtol=2e-6, atol=1e-9)
-    np.testing.assert_allclose(v[0], float(s(2**31 - 1)), rtol=2e-6, atol=1e-9)
+    first = int(math.ceil(h))
+    np.testing.assert_allclose(f[first:], f[first], rtol=2e-6, atol=1e-9)
+    np.testing.assert_allclose(float(s(2**31 - 1)), f[first], rtol=2e-6, atol=1e-9)
     if h >= 1 and case.id not in NOT_TIGHT:
         # ...and not before: the value one count earlier differs.
-        assert not np.isclose(float(s(jnp.float32(h - 1))), v[0], rtol=1e-6, atol=1e-9), case.id
+        assert not np.isclose(f[first - 1], f[first], rtol=1e-6, atol=1e-9), case.id
 
 
 def _sweep_params():
@@ -135,17 +144,17 @@ def test_replan_is_continuous_and_ends_at_new_end(case):
     h = s.horizon
     a, longer, shorter = _plan(h)
     assert longer + 2 < len(T)
-    f = _values(s)
+    f = _curve(case)
     end = float(s(jnp.float32(h)))
     own = _largest_step(f[: int(math.ceil(h)) + 2])
     tol = dict(rtol=max(case.rtol, 1e-5), atol=max(case.atol, 1e-7))
-    # One compile for both plans: jit(vmap) over a traced new_end.
-    batched = jax.jit(jax.vmap(lambda n: jd.replan(s, a, n)(TJ)))(jnp.asarray([longer, shorter]))
+    # Both plans at once: vmap over a traced new_end (eager: its ops compile once for all cases).
+    batched = jax.vmap(lambda n: jd.replan(s, a, n)(TJ))(jnp.asarray([longer, shorter]))
+    eager = _values(jd.replan(s, at_count=a, new_end=longer))
+    chex.assert_trees_all_close(np.asarray(batched[0], np.float64), eager, rtol=2e-6, atol=1e-9)
     for i, n in enumerate((longer, shorter)):
-        g_s = jd.replan(s, at_count=a, new_end=n)
-        assert g_s.horizon == n
-        g = _values(g_s)
-        chex.assert_trees_all_close(np.asarray(batched[i], np.float64), g, rtol=2e-6, atol=1e-9)
+        assert jd.replan(s, at_count=a, new_end=n).horizon == n
+        g = np.asarray(batched[i], np.float64)
         # The same curve up to and including at_count...
         np.testing.assert_array_equal(g[: a + 1], f[: a + 1])
         # ...continuous there: no step larger than the schedule's own largest step...
