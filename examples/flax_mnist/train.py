@@ -15,6 +15,8 @@ The work is in :func:`train_and_evaluate`; models are in ``models.py``, data in
 - **Chunks**: an epoch runs as one compiled ``lax.scan`` (or a few, ``config.chunk_steps``
   updates each, when a progress bar is shown): the host hears from the devices once per chunk.
 - **Resume**: each epoch saves the state, the metrics and the config as one checkpoint step.
+  Resumed with another ``num_epochs``, a schedule that uses ``total_steps`` is re-planned with
+  ``jaxdecay.replan`` (``plan.py``): continuous at the resume step, ending at the new total.
 
 Public names (stable): ``train_and_evaluate``, ``default_workdir``, ``make_optimizer``,
 ``make_programs``, ``parse_sweep``, ``schedule_names``, ``learning_rates``, ``KILL_AT_ENV``.
@@ -42,6 +44,7 @@ import ml_collections
 import numpy as np
 import optax
 import outputs
+import plan as planning
 from flax import nnx
 from input_pipeline import Dataset
 from jax.sharding import Mesh, NamedSharding
@@ -169,11 +172,14 @@ def learning_rates(text: str, names: dict[str, Any], steps: int) -> np.ndarray:
 def make_optimizer(
     config: ml_collections.ConfigDict, schedule: optax.Schedule
 ) -> optax.GradientTransformation:
-    """SGD with momentum or AdamW, with the learning rate injected into the state."""
+    """SGD with momentum or AdamW, with the learning rate injected into the state (in float32
+    whatever the params' dtype: ``jaxdecay.inject_hyperparams``)."""
     if config.optimizer == "sgd":
-        return optax.inject_hyperparams(optax.sgd)(learning_rate=schedule, momentum=config.momentum)
+        return jaxdecay.inject_hyperparams(optax.sgd)(
+            learning_rate=schedule, momentum=config.momentum
+        )
     if config.optimizer == "adamw":
-        return optax.inject_hyperparams(optax.adamw)(
+        return jaxdecay.inject_hyperparams(optax.adamw)(
             learning_rate=schedule, weight_decay=config.weight_decay
         )
     raise ValueError(f"`optimizer` must be 'sgd' or 'adamw', got {config.optimizer!r}")
@@ -190,14 +196,21 @@ class Programs:
 
 
 def make_programs(
-    config: ml_collections.ConfigDict, graphdef: Any, names: dict, sweep: Sweep, mesh: Mesh
+    config: ml_collections.ConfigDict,
+    graphdef: Any,
+    names: dict,
+    sweep: Sweep,
+    mesh: Mesh,
+    plan: dict | None = None,
 ) -> Programs:
-    """Jitted programs; ``hp`` is the swept value (a vector under ``vmap``) or None."""
+    """Jitted programs; ``hp`` is the swept value (a vector under ``vmap``) or None; ``plan``
+    (``plan.update_plan``) re-plans the schedule of a resumed run."""
     traces = {"init": 0, "train_chunk": 0, "evaluate": 0}
+    plan = plan or {"total_steps": names["total_steps"], "replans": []}
 
     def optimizer(hp):
         bound = names if hp is None else {**names, sweep.name: hp}
-        return make_optimizer(config, jaxdecay.parse(config.schedule, names=bound))
+        return make_optimizer(config, planning.planned_schedule(config.schedule, bound, plan))
 
     def apply(params, x):
         return nnx.merge(graphdef, params)(x.astype(jnp.float32) / 255.0).astype(jnp.float32)
@@ -372,7 +385,10 @@ def run_identity(config: ml_collections.ConfigDict, names: dict, sweep: Sweep) -
     used = _identifiers(config.schedule)
     return {
         **_identity(config),
-        "bound_names": {k: v for k, v in names.items() if k in used and k != sweep.name},
+        # `total_steps` may change on resume: the schedule is then re-planned (plan.py).
+        "bound_names": {
+            k: v for k, v in names.items() if k in used and k not in (sweep.name, "total_steps")
+        },
         "resolved_sweep_mode": sweep.mode,
     }
 
@@ -463,10 +479,16 @@ def train_and_evaluate(
     steps = _check_sizes(config, len(ds.train_labels), mesh.shape["data"])
     names = schedule_names(config, steps)
     first = {**names, sweep.name: sweep.values[0]} if sweep.name else names
-    schedule = jaxdecay.parse(config.schedule, names=first)  # errors surface here, not in a trace
+    jaxdecay.parse(config.schedule, names=first)  # errors surface here, not in a trace
+    mngr = checkpoints.manager(workdir) if config.checkpoint else None
+    done = (mngr.latest_step() or 0) if mngr is not None else 0
+    plan = planning.update_plan(
+        workdir, config.schedule, first, done * steps, write=is_main, log=log
+    )
+    schedule = planning.planned_schedule(config.schedule, first, plan)
 
     graphdef, params = nnx.split(make_model(config))
-    progs = make_programs(config, graphdef, names, sweep, mesh)
+    progs = make_programs(config, graphdef, names, sweep, mesh, plan)
     params = jax.device_put(params, NamedSharding(mesh, P()))
     hps = sweep.hps()
     states = [progs.init(params, hp) for hp in hps]
@@ -478,7 +500,6 @@ def train_and_evaluate(
 
     identity = run_identity(config, names, sweep)
     history = outputs.History.empty(sweep.overrides, sweep=sweep.name is not None)
-    mngr = checkpoints.manager(workdir) if config.checkpoint else None
     start, states, history = resume(mngr, states, history, identity, workdir, log)
     if start >= config.num_epochs:
         log(f"{workdir} holds {start} epochs (>= num_epochs); nothing to train")
