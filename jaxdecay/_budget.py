@@ -170,7 +170,8 @@ class BudgetClock:
       \bar{d}_k = e_k / k \ (\bar{d}_0 = 0),
 
     with :math:`S` the budget in seconds, :math:`e_k` the seconds since the clock started and
-    :math:`\bar{d}_k` the mean time per update so far. The first :math:`p_k` that reaches 1 is
+    :math:`\bar{d}_k` the mean time per update so far (and never less than the progress handed
+    out before: the values do not decrease). The first :math:`p_k` that reaches 1 is
     returned as exactly ``1.0`` and marks that update as the last (:attr:`done`), so training
     ends with the schedule's end value, within about one update of the deadline.
 
@@ -207,12 +208,25 @@ class BudgetClock:
         self._start: float | None = None
         self._updates = 0
         self._done = False
+        self._last = 0.0
 
-    def start(self) -> None:
-        """Start (or restart) the clock; :meth:`next_progress` starts it if needed."""
-        self._start = float(self._clock())
-        self._updates = 0
-        self._done = False
+    def start(self, *, spent: float = 0.0, updates: int = 0) -> None:
+        """Start (or restart) the clock; :meth:`next_progress` starts it if needed.
+
+        Args:
+          spent: seconds of the budget already used (a resumed run), ``>= 0``.
+          updates: the updates those seconds paid for (for the time-per-update estimate).
+
+        Raises:
+          ValueError: a negative or non-finite ``spent``, a negative ``updates``.
+        """
+        V.check_nonnegative("spent", spent)
+        if isinstance(updates, bool) or not isinstance(updates, int | np.integer) or updates < 0:
+            raise ValueError(f"`updates` must be an int >= 0, got {updates!r}")
+        self._start = float(self._clock()) - float(spent)
+        self._updates = int(updates)
+        self._done = spent >= self.seconds
+        self._last = min(float(spent) / self.seconds, 1.0)
 
     @property
     def elapsed(self) -> float:
@@ -246,7 +260,8 @@ class BudgetClock:
           steps: the number of updates in the chunk, ``>= 1``.
 
         Returns:
-          A float32 array of at most ``steps`` progress values, non-decreasing.
+          A float32 array of at most ``steps`` progress values, non-decreasing (also from one
+          call to the next).
 
         Raises:
           ValueError: ``steps < 1``.
@@ -264,13 +279,15 @@ class BudgetClock:
         elapsed = self.elapsed
         per_update = elapsed / self._updates if self._updates else 0.0
         ahead = elapsed + per_update * np.arange(1, int(steps) + 1, dtype=np.float64)
-        p = np.minimum(ahead / self.seconds, 1.0)
+        # Never backwards: the mean time per update can drop after a slow update.
+        p = np.clip(ahead / self.seconds, self._last, 1.0)
         last = np.flatnonzero(p >= 1.0)
         if last.size:
             p = p[: last[0] + 1]
             p[-1] = 1.0
             self._done = True
         self._updates += len(p)
+        self._last = float(p[-1])
         return p.astype(np.float32)
 
     def next_progress(self) -> float:

@@ -112,6 +112,21 @@ def test_fake_clock_run_ends_with_the_end_value_exactly_at_the_budget():
         clock.next_progress()
 
 
+def test_a_resumed_clock_goes_on_from_the_seconds_spent():
+    fake = FakeClock()
+    clock = jd.BudgetClock(2.0, clock=fake)
+    clock.start(spent=1.5, updates=30)  # 50 ms per update so far
+    assert clock.progress == pytest.approx(0.75)
+    assert clock.next_progress() == pytest.approx((1.5 + 0.05) / 2.0)
+    fake.now += 0.5
+    assert clock.next_progress() == 1.0 and clock.done  # (2.0 + 2.0 / 31) / 2 >= 1
+    spent = jd.BudgetClock(2.0, clock=fake)
+    spent.start(spent=2.0, updates=40)
+    assert spent.done
+    with pytest.raises(ValueError, match="`spent` must be >= 0"):
+        spent.start(spent=-1.0)
+
+
 def test_chunks_for_a_scan_and_stable_state_dtypes():
     fake = FakeClock()
     clock = jd.BudgetClock(0.9, clock=fake)
