@@ -244,6 +244,11 @@ class BudgetClock:
         return self._updates
 
     @property
+    def last_progress(self) -> float:
+        """The last progress handed out (what the latest update used), 0 before any."""
+        return self._last
+
+    @property
     def done(self) -> bool:
         """Whether the last progress handed out was 1.0 (that update was the last)."""
         return self._done

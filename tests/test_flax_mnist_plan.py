@@ -112,3 +112,52 @@ def test_a_schedule_without_total_steps_is_not_replanned(tmp_path, tiny):
     assert plan["replans"] == [[16, 48, 16]]
     s = planning.planned_schedule(text, names, plan)
     assert float(s(48)) == pytest.approx(0.1 * 0.01, rel=1e-5)
+
+
+def test_time_budget_with_a_fake_clock_ends_on_the_end_value(tmp_path, tiny, monkeypatch):
+    now = [0.0]
+
+    def fake_clock():  # every reading of the clock is one second later
+        now[0] += 1.0
+        return now[0]
+
+    monkeypatch.setattr(planning, "CLOCK", fake_clock)
+    config = tiny_config(schedule=TEXT, num_epochs=2, time_budget_s=12.0, chunk_steps=4)
+    lines = []
+    result = train.train_and_evaluate(config, tmp_path, dataset=tiny, log=lines.append)
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    progress = [r["progress"] for r in metrics]
+    assert progress[-1] == 1.0 and np.all(np.diff(progress) >= 0) and progress[0] < 1.0
+    lr = _rates(tmp_path)
+    # The budget, not num_epochs (2 epochs of 8 updates), ends the run, in the middle of an
+    # epoch; its last update uses the end value exactly.
+    assert [r["epoch"] for r in metrics] == list(range(1, len(metrics) + 1))
+    assert len(metrics) > 2 and len(lr) % 8 != 0, (len(metrics), len(lr))
+    assert float(lr[-1]) == pytest.approx(0.001, rel=1e-6)
+    assert lr[0] < 0.1 and np.all(np.diff(lr) <= 1e-9)  # the cosine, run on the progress
+    budget = jaxdecay.budget(jaxdecay.cosine_decay(0.1, 16, end_value=0.001))
+    first = float(budget.value(1.0 / 12.0))  # first chunk: one second of twelve spent
+    np.testing.assert_allclose(lr[:4], first, rtol=1e-6)
+    assert any("budget(" in ln for ln in lines)
+    # A rerun finds the budget spent: nothing more is trained.
+    again = train.train_and_evaluate(
+        tiny_config(
+            schedule=TEXT, num_epochs=2, time_budget_s=12.0, chunk_steps=4, checkpoint=True
+        ),
+        tmp_path / "ckpt",
+        dataset=tiny,
+        log=quiet,
+    )
+    rows = len(_rates(tmp_path / "ckpt"))
+    train.train_and_evaluate(
+        tiny_config(
+            schedule=TEXT, num_epochs=2, time_budget_s=12.0, chunk_steps=4, checkpoint=True
+        ),
+        tmp_path / "ckpt",
+        dataset=tiny,
+        log=quiet,
+    )
+    assert (
+        len(_rates(tmp_path / "ckpt")) == rows
+        and again["runs"][0]["metrics"][-1]["progress"] == 1.0
+    )

@@ -1,5 +1,6 @@
-"""A run's length can change when it is resumed: the schedule is re-planned, not restarted.
+"""A run's length: re-planned when a run is resumed with another length, or a time budget.
 
+**Resume with another length.**
 A run is planned for ``total_steps = steps_per_epoch * num_epochs`` updates when it starts. When
 a workdir is resumed with another ``--config.num_epochs`` and the schedule text uses
 ``total_steps``, re-parsing the text with the new total would make the learning rate jump. The
@@ -17,21 +18,37 @@ The plan, ``{"total_steps": <first total>, "replans": [[at_count, new_end, old_e
 kept in ``<workdir>/plan.json`` (written when a run starts or is re-planned); ``old_end`` is
 ``None`` unless the schedule has no horizon (then it is the total the run was planned for).
 
-Public names (stable): ``PLAN_FILE``, ``update_plan``, ``planned_schedule``.
+**A time budget** (``--config.time_budget_s=S``): training runs epochs until ``S`` seconds
+are spent, and the learning rate is ``jaxdecay.budget(schedule)`` evaluated at the fraction
+of the budget spent, which the host measures (``jaxdecay.BudgetClock``) and passes into each
+compiled chunk as one progress value per update (``opt.update(..., progress=p)``): no
+recompilation, no callback. The last update gets progress 1, i.e. the schedule's end value.
+Each epoch's ``progress`` is recorded in ``metrics.json`` (without a budget: the fraction of the
+planned updates done). The budget counts everything from the start of training, compilation
+included; a resumed run goes on from the seconds its last epoch had spent.
+
+Public names (stable): ``PLAN_FILE``, ``update_plan``, ``planned_schedule``, ``learning_rate``,
+``make_clock``, ``chunk_progress``, ``epochs``, ``progress``, ``CLOCK``.
 """
 
 from __future__ import annotations
 
 import ast
 import json
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import jax
+import jax.numpy as jnp
+import ml_collections
 import outputs
 
 import jaxdecay
 
 PLAN_FILE = "plan.json"
+CLOCK = time.monotonic  # what BudgetClock reads (tests replace it with a fake clock)
 
 
 def _uses_total_steps(text: str) -> bool:
@@ -94,3 +111,60 @@ def update_plan(
     if write:
         outputs.write_json(path, plan)
     return plan
+
+
+# --------------------------------------------------------------------------------------------
+# A time budget
+# --------------------------------------------------------------------------------------------
+
+
+def learning_rate(config: ml_collections.ConfigDict, schedule: jaxdecay.Schedule) -> Any:
+    """The learning rate to inject: ``schedule``, or ``jaxdecay.budget(schedule)`` with a budget."""
+    return jaxdecay.budget(schedule) if config.time_budget_s > 0 else schedule
+
+
+def make_clock(
+    config: ml_collections.ConfigDict, history: outputs.History
+) -> jaxdecay.BudgetClock | None:
+    """The budget's clock (None without one), started from what ``history`` already spent."""
+    if not config.time_budget_s > 0:
+        return None
+    clock = jaxdecay.BudgetClock(config.time_budget_s, clock=lambda: CLOCK())
+    records = history.runs[0]["metrics"]
+    spent = records[-1]["progress"] * config.time_budget_s if records else 0.0
+    clock.start(spent=spent, updates=len(history.steps[0]))
+    return clock
+
+
+def chunk_progress(
+    clock: jaxdecay.BudgetClock | None, start: int, stop: int
+) -> tuple[jax.Array | None, int]:
+    """The progress of each update of the chunk ``[start, stop)`` and the chunk's (possibly
+    earlier) end: the budget may run out inside it."""
+    if clock is None:
+        return None, stop
+    ps = clock.next_chunk(stop - start)
+    return jnp.asarray(ps), start + len(ps)
+
+
+def epochs(
+    config: ml_collections.ConfigDict, start: int, clock: jaxdecay.BudgetClock | None
+) -> Iterator[int]:
+    """The epochs to train after ``start``: up to ``num_epochs``, or until the budget is spent."""
+    if clock is None:
+        yield from range(start + 1, config.num_epochs + 1)
+        return
+    epoch = start
+    while not clock.done:
+        epoch += 1
+        yield epoch
+
+
+def progress(
+    clock: jaxdecay.BudgetClock | None, history: outputs.History, plan: dict, steps: int
+) -> float:
+    """The fraction of the run done after an epoch of ``steps`` updates (before it is recorded):
+    of the time budget (the progress the last update used), or of the planned updates."""
+    if clock is not None:
+        return clock.last_progress
+    return (len(history.steps[0]) + steps) / _end(plan)

@@ -210,7 +210,8 @@ def make_programs(
 
     def optimizer(hp):
         bound = names if hp is None else {**names, sweep.name: hp}
-        return make_optimizer(config, planning.planned_schedule(config.schedule, bound, plan))
+        schedule = planning.planned_schedule(config.schedule, bound, plan)
+        return make_optimizer(config, planning.learning_rate(config, schedule))
 
     def apply(params, x):
         return nnx.merge(graphdef, params)(x.astype(jnp.float32) / 255.0).astype(jnp.float32)
@@ -219,23 +220,24 @@ def make_programs(
         traces["init"] += 1
         return {"params": params, "opt_state": optimizer(hp).init(params)}
 
-    def train_chunk(state, xs, ys, hp):
+    def train_chunk(state, xs, ys, hp, ps=None):
         traces["train_chunk"] += 1
         tx = optimizer(hp)
 
         def step(state, batch):
-            x, y = batch
+            x, y, p = batch
+            extra = {} if p is None else {"progress": p}  # a time budget's progress
 
             def loss_fn(params):
                 return optax.softmax_cross_entropy_with_integer_labels(apply(params, x), y).mean()
 
             loss, grads = jax.value_and_grad(loss_fn)(state["params"])
-            updates, opt_state = tx.update(grads, state["opt_state"], state["params"])
+            updates, opt_state = tx.update(grads, state["opt_state"], state["params"], **extra)
             params = optax.apply_updates(state["params"], updates)
             lr = opt_state.hyperparams["learning_rate"]  # the rate this update used
             return {"params": params, "opt_state": opt_state}, (loss, lr)
 
-        state, (losses, lrs) = jax.lax.scan(step, state, (xs, ys))
+        state, (losses, lrs) = jax.lax.scan(step, state, (xs, ys, ps))
         return state, losses, lrs
 
     def evaluate(params, xs, ys, mask):
@@ -256,7 +258,7 @@ def make_programs(
     if sweep.mode == "vmap":
         per_config = NamedSharding(mesh, P("sweep"))  # the N states stay on their devices
         init = jax.vmap(init, in_axes=(None, 0))
-        train_chunk = jax.vmap(train_chunk, in_axes=(0, None, None, 0))
+        train_chunk = jax.vmap(train_chunk, in_axes=(0, None, None, 0, None))
         evaluate = jax.vmap(evaluate, in_axes=(0, None, None, None))
     else:
         per_config = rep
@@ -327,6 +329,7 @@ class Loop:
     steps: int
     chunks: list[tuple[int, int]]
     bar: outputs.ProgressBar | None
+    clock: jaxdecay.BudgetClock | None = None  # a time budget (plan.make_clock)
 
 
 def train_epoch(loop: Loop, states: list, epoch: int) -> tuple[list, np.ndarray, np.ndarray]:
@@ -336,16 +339,19 @@ def train_epoch(loop: Loop, states: list, epoch: int) -> tuple[list, np.ndarray,
         loop.bar.start(epoch)
     losses, lrs = [[] for _ in states], [[] for _ in states]
     for k, (a, b) in enumerate(loop.chunks, start=1):
+        ps, b = planning.chunk_progress(loop.clock, a, b)  # a budget may end the epoch early
         xs, ys = input_pipeline.epoch_batches(
             loop.ds, epoch, c.seed, c.batch_size, loop.steps, loop.data, a, b
         )
         for g, hp in enumerate(loop.hps):
-            states[g], loss, lr = loop.progs.train_chunk(states[g], xs, ys, hp)
+            states[g], loss, lr = loop.progs.train_chunk(states[g], xs, ys, hp, ps)
             losses[g].append(np.asarray(loss).reshape(-1, b - a))  # one host sync per chunk
             lrs[g].append(np.asarray(lr).reshape(-1, b - a))
             if loop.bar:
                 loop.bar.update(b - a)
         _kill_point(f"epoch {epoch} chunk {k}")
+        if loop.clock is not None and loop.clock.done:
+            break
     if loop.bar:
         loop.bar.close()
     return (
@@ -485,7 +491,9 @@ def train_and_evaluate(
     plan = planning.update_plan(
         workdir, config.schedule, first, done * steps, write=is_main, log=log
     )
-    schedule = planning.planned_schedule(config.schedule, first, plan)
+    schedule = planning.learning_rate(
+        config, planning.planned_schedule(config.schedule, first, plan)
+    )
 
     graphdef, params = nnx.split(make_model(config))
     progs = make_programs(config, graphdef, names, sweep, mesh, plan)
@@ -493,7 +501,7 @@ def train_and_evaluate(
     hps = sweep.hps()
     states = [progs.init(params, hp) for hp in hps]
     want_bar = config.progress and is_main and steps >= PROGRESS_MIN_STEPS
-    chunks = chunk_bounds(config, steps, want_bar)
+    chunks = chunk_bounds(config, steps, want_bar or config.time_budget_s > 0)
     bar = outputs.ProgressBar(steps * len(hps)) if want_bar else None
     data = NamedSharding(mesh, P(None, "data"))
     loop = Loop(config, ds, progs, hps, data, steps, chunks, bar)
@@ -501,6 +509,7 @@ def train_and_evaluate(
     identity = run_identity(config, names, sweep)
     history = outputs.History.empty(sweep.overrides, sweep=sweep.name is not None)
     start, states, history = resume(mngr, states, history, identity, workdir, log)
+    loop.clock = planning.make_clock(config, history)
     if start >= config.num_epochs:
         log(f"{workdir} holds {start} epochs (>= num_epochs); nothing to train")
     if is_main:
@@ -510,12 +519,13 @@ def train_and_evaluate(
         log(line)
 
     test = input_pipeline.test_batches(ds, mesh.shape["data"], NamedSharding(mesh, P(None, "data")))
-    for epoch in range(start + 1, config.num_epochs + 1):
+    for epoch in planning.epochs(config, start, loop.clock):
         t0 = time.perf_counter()
         states, losses, lrs = train_epoch(loop, states, epoch)
         test_loss, test_acc = evaluate(loop, states, test)
+        progress = planning.progress(loop.clock, history, plan, lrs.shape[1])
         for line in history.add_epoch(
-            epoch, losses, lrs, test_loss, test_acc, time.perf_counter() - t0
+            epoch, losses, lrs, test_loss, test_acc, time.perf_counter() - t0, progress
         ):
             log(line)
         _kill_point(f"epoch {epoch} evaluated")
