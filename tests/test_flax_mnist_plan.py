@@ -124,7 +124,7 @@ def test_time_budget_with_a_fake_clock_ends_on_the_end_value(tmp_path, tiny, mon
     monkeypatch.setattr(planning, "CLOCK", fake_clock)
     config = tiny_config(schedule=TEXT, num_epochs=2, time_budget_s=12.0, chunk_steps=4)
     lines = []
-    result = train.train_and_evaluate(config, tmp_path, dataset=tiny, log=lines.append)
+    train.train_and_evaluate(config, tmp_path, dataset=tiny, log=lines.append)
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     progress = [r["progress"] for r in metrics]
     assert progress[-1] == 1.0 and np.all(np.diff(progress) >= 0) and progress[0] < 1.0
