@@ -67,12 +67,12 @@ class History:
         test_loss: np.ndarray,
         test_accuracy: np.ndarray,
         seconds: float,
-        progress: float = 0.0,
+        progress: float | None = None,
     ) -> list[str]:
         """Record one epoch (arrays ``(configs, steps)`` and ``(configs,)``); its log lines.
 
-        ``progress`` is the fraction of the run done after the epoch (of the planned updates,
-        or of the time budget); an epoch cut short by a budget has fewer steps."""
+        ``progress`` is the fraction of a time budget spent after the epoch (``None`` without
+        a budget); an epoch cut short by the budget has fewer steps."""
         steps = losses.shape[1]
         lines = []
         for i, run in enumerate(self.runs):
@@ -82,7 +82,7 @@ class History:
                 "train_loss": float(np.mean(losses[i])),
                 "test_loss": float(test_loss[i]),
                 "test_accuracy": float(test_accuracy[i]),
-                "progress": float(progress),
+                "progress": None if progress is None else float(progress),
                 "seconds": round(seconds, 3),
             }
             run["metrics"].append(rec)

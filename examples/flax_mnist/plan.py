@@ -23,9 +23,9 @@ are spent, and the learning rate is ``jaxdecay.budget(schedule)`` evaluated at t
 of the budget spent, which the host measures (``jaxdecay.BudgetClock``) and passes into each
 compiled chunk as one progress value per update (``opt.update(..., progress=p)``): no
 recompilation, no callback. The last update gets progress 1, i.e. the schedule's end value.
-Each epoch's ``progress`` is recorded in ``metrics.json`` (without a budget: the fraction of the
-planned updates done). The budget counts everything from the start of training, compilation
-included; a resumed run goes on from the seconds its last epoch had spent.
+Each epoch's ``progress`` is recorded in ``metrics.json`` (``null`` without a budget). The
+budget counts everything from the start of training, compilation included; a resumed run goes
+on from the seconds its last epoch had spent.
 
 Public names (stable): ``PLAN_FILE``, ``update_plan``, ``planned_schedule``, ``learning_rate``,
 ``make_clock``, ``chunk_progress``, ``epochs``, ``progress``, ``CLOCK``.
@@ -160,11 +160,7 @@ def epochs(
         yield epoch
 
 
-def progress(
-    clock: jaxdecay.BudgetClock | None, history: outputs.History, plan: dict, steps: int
-) -> float:
-    """The fraction of the run done after an epoch of ``steps`` updates (before it is recorded):
-    of the time budget (the progress the last update used), or of the planned updates."""
-    if clock is not None:
-        return clock.last_progress
-    return (len(history.steps[0]) + steps) / _end(plan)
+def progress(clock: jaxdecay.BudgetClock | None) -> float | None:
+    """The fraction of the time budget spent after an epoch: the progress its last update used
+    (``None`` without a budget)."""
+    return None if clock is None else clock.last_progress

@@ -523,7 +523,7 @@ def train_and_evaluate(
         t0 = time.perf_counter()
         states, losses, lrs = train_epoch(loop, states, epoch)
         test_loss, test_acc = evaluate(loop, states, test)
-        progress = planning.progress(loop.clock, history, plan, lrs.shape[1])
+        progress = planning.progress(loop.clock)
         for line in history.add_epoch(
             epoch, losses, lrs, test_loss, test_acc, time.perf_counter() - t0, progress
         ):
