@@ -490,9 +490,6 @@ def test_batches(ds: Dataset, multiple: int, sharding) -> tuple[jax.Array, jax.A
     return tuple(global_array(a.reshape(nb, per, *a.shape[1:]), sharding) for a in (x, y, m))
 
 
-test_batches.__test__ = False  # type: ignore[attr-defined]  # not a pytest test
-
-
 def _main() -> None:  # pragma: no cover - convenience: python input_pipeline.py [name]
     ds = load_dataset(sys.argv[1] if len(sys.argv) > 1 else "mnist")
     print(ds.source, ds.train_images.shape, ds.test_images.shape)
