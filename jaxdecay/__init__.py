@@ -8,6 +8,7 @@ that is traceable in every numeric hyperparameter, carries its own description (
 # `compat` registers the migration names (torch.LinearLR, keras.PiecewiseConstantDecay, ...) for
 # from_config, parse and unpickling; it imports neither PyTorch nor Keras.
 from jaxdecay import compat
+from jaxdecay._budget import BudgetClock, BudgetSchedule, BudgetState, budget
 from jaxdecay._combinators import (
     add,
     clip,
@@ -43,6 +44,7 @@ from jaxdecay._exponential import (
 )
 from jaxdecay._find_lr import FindLRResult, find_lr
 from jaxdecay._hyperparams import effective_learning_rate, hyperparams
+from jaxdecay._inject import inject_hyperparams
 from jaxdecay._piecewise import (
     join_schedules,
     multistep_decay,
@@ -58,6 +60,7 @@ from jaxdecay._polynomial import (
     polynomial_decay,
     polynomial_schedule,
 )
+from jaxdecay._replan import horizon, replan
 from jaxdecay._warmup import (
     warmup_constant_schedule,
     warmup_exponential_decay_schedule,
@@ -95,6 +98,14 @@ __all__ = [
     "effective_learning_rate",
     "hyperparams",
     "reduce_on_plateau",
+    # Beyond Optax (SPEC §7).
+    "BudgetClock",
+    "BudgetSchedule",
+    "BudgetState",
+    "budget",
+    "horizon",
+    "inject_hyperparams",
+    "replan",
     # Choosing a learning rate.
     "FindLRResult",
     "find_lr",

@@ -150,6 +150,13 @@ class Schedule:
         """The arguments the caller gave explicitly (what ``repr`` shows)."""
         return {k: self._args[k] for k in self._passed}
 
+    @property
+    def horizon(self) -> Any:
+        """The count from which the value is constant (``None`` if never); see ``replan``."""
+        from jaxdecay._replan import horizon  # _replan imports this module
+
+        return horizon(self)
+
     def __call__(self, count: jax.typing.ArrayLike) -> jax.Array:
         if self._impl is None:  # rebuilt from a pytree: build the closure on first use
             self._impl = _call_with(self._name, self._args)

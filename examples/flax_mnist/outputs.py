@@ -26,7 +26,9 @@ from typing import Any
 
 import numpy as np
 
-METRIC_FIELDS = ("epoch", "learning_rate", "train_loss", "test_loss", "test_accuracy", "seconds")
+METRIC_FIELDS = (
+    "epoch", "learning_rate", "train_loss", "test_loss", "test_accuracy", "progress", "seconds",
+)  # fmt: skip
 STEP_FIELDS = ("step", "learning_rate", "loss")
 
 
@@ -65,8 +67,12 @@ class History:
         test_loss: np.ndarray,
         test_accuracy: np.ndarray,
         seconds: float,
+        progress: float | None = None,
     ) -> list[str]:
-        """Record one epoch (arrays ``(configs, steps)`` and ``(configs,)``); its log lines."""
+        """Record one epoch (arrays ``(configs, steps)`` and ``(configs,)``); its log lines.
+
+        ``progress`` is the fraction of a time budget spent after the epoch (``None`` without
+        a budget); an epoch cut short by the budget has fewer steps."""
         steps = losses.shape[1]
         lines = []
         for i, run in enumerate(self.runs):
@@ -76,10 +82,11 @@ class History:
                 "train_loss": float(np.mean(losses[i])),
                 "test_loss": float(test_loss[i]),
                 "test_accuracy": float(test_accuracy[i]),
+                "progress": None if progress is None else float(progress),
                 "seconds": round(seconds, 3),
             }
             run["metrics"].append(rec)
-            first = (epoch - 1) * steps
+            first = len(self.steps[i])
             self.steps[i].extend(
                 {"step": first + j, "learning_rate": float(lrs[i, j]), "loss": float(losses[i, j])}
                 for j in range(steps)

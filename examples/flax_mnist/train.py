@@ -15,6 +15,8 @@ The work is in :func:`train_and_evaluate`; models are in ``models.py``, data in
 - **Chunks**: an epoch runs as one compiled ``lax.scan`` (or a few, ``config.chunk_steps``
   updates each, when a progress bar is shown): the host hears from the devices once per chunk.
 - **Resume**: each epoch saves the state, the metrics and the config as one checkpoint step.
+  Resumed with another ``num_epochs``, a schedule that uses ``total_steps`` is re-planned with
+  ``jaxdecay.replan`` (``plan.py``): continuous at the resume step, ending at the new total.
 
 Public names (stable): ``train_and_evaluate``, ``default_workdir``, ``make_optimizer``,
 ``make_programs``, ``parse_sweep``, ``schedule_names``, ``learning_rates``, ``KILL_AT_ENV``.
@@ -42,6 +44,7 @@ import ml_collections
 import numpy as np
 import optax
 import outputs
+import plan as planning
 from flax import nnx
 from input_pipeline import Dataset
 from jax.sharding import Mesh, NamedSharding
@@ -169,11 +172,14 @@ def learning_rates(text: str, names: dict[str, Any], steps: int) -> np.ndarray:
 def make_optimizer(
     config: ml_collections.ConfigDict, schedule: optax.Schedule
 ) -> optax.GradientTransformation:
-    """SGD with momentum or AdamW, with the learning rate injected into the state."""
+    """SGD with momentum or AdamW, with the learning rate injected into the state (in float32
+    whatever the params' dtype: ``jaxdecay.inject_hyperparams``)."""
     if config.optimizer == "sgd":
-        return optax.inject_hyperparams(optax.sgd)(learning_rate=schedule, momentum=config.momentum)
+        return jaxdecay.inject_hyperparams(optax.sgd)(
+            learning_rate=schedule, momentum=config.momentum
+        )
     if config.optimizer == "adamw":
-        return optax.inject_hyperparams(optax.adamw)(
+        return jaxdecay.inject_hyperparams(optax.adamw)(
             learning_rate=schedule, weight_decay=config.weight_decay
         )
     raise ValueError(f"`optimizer` must be 'sgd' or 'adamw', got {config.optimizer!r}")
@@ -190,14 +196,22 @@ class Programs:
 
 
 def make_programs(
-    config: ml_collections.ConfigDict, graphdef: Any, names: dict, sweep: Sweep, mesh: Mesh
+    config: ml_collections.ConfigDict,
+    graphdef: Any,
+    names: dict,
+    sweep: Sweep,
+    mesh: Mesh,
+    plan: dict | None = None,
 ) -> Programs:
-    """Jitted programs; ``hp`` is the swept value (a vector under ``vmap``) or None."""
+    """Jitted programs; ``hp`` is the swept value (a vector under ``vmap``) or None; ``plan``
+    (``plan.update_plan``) re-plans the schedule of a resumed run."""
     traces = {"init": 0, "train_chunk": 0, "evaluate": 0}
+    plan = plan or {"total_steps": names["total_steps"], "replans": []}
 
     def optimizer(hp):
         bound = names if hp is None else {**names, sweep.name: hp}
-        return make_optimizer(config, jaxdecay.parse(config.schedule, names=bound))
+        schedule = planning.planned_schedule(config.schedule, bound, plan)
+        return make_optimizer(config, planning.learning_rate(config, schedule))
 
     def apply(params, x):
         return nnx.merge(graphdef, params)(x.astype(jnp.float32) / 255.0).astype(jnp.float32)
@@ -206,23 +220,24 @@ def make_programs(
         traces["init"] += 1
         return {"params": params, "opt_state": optimizer(hp).init(params)}
 
-    def train_chunk(state, xs, ys, hp):
+    def train_chunk(state, xs, ys, hp, ps=None):
         traces["train_chunk"] += 1
         tx = optimizer(hp)
 
         def step(state, batch):
-            x, y = batch
+            x, y, p = batch
+            extra = {} if p is None else {"progress": p}  # a time budget's progress
 
             def loss_fn(params):
                 return optax.softmax_cross_entropy_with_integer_labels(apply(params, x), y).mean()
 
             loss, grads = jax.value_and_grad(loss_fn)(state["params"])
-            updates, opt_state = tx.update(grads, state["opt_state"], state["params"])
+            updates, opt_state = tx.update(grads, state["opt_state"], state["params"], **extra)
             params = optax.apply_updates(state["params"], updates)
             lr = opt_state.hyperparams["learning_rate"]  # the rate this update used
             return {"params": params, "opt_state": opt_state}, (loss, lr)
 
-        state, (losses, lrs) = jax.lax.scan(step, state, (xs, ys))
+        state, (losses, lrs) = jax.lax.scan(step, state, (xs, ys, ps))
         return state, losses, lrs
 
     def evaluate(params, xs, ys, mask):
@@ -243,7 +258,7 @@ def make_programs(
     if sweep.mode == "vmap":
         per_config = NamedSharding(mesh, P("sweep"))  # the N states stay on their devices
         init = jax.vmap(init, in_axes=(None, 0))
-        train_chunk = jax.vmap(train_chunk, in_axes=(0, None, None, 0))
+        train_chunk = jax.vmap(train_chunk, in_axes=(0, None, None, 0, None))
         evaluate = jax.vmap(evaluate, in_axes=(0, None, None, None))
     else:
         per_config = rep
@@ -314,6 +329,7 @@ class Loop:
     steps: int
     chunks: list[tuple[int, int]]
     bar: outputs.ProgressBar | None
+    clock: jaxdecay.BudgetClock | None = None  # a time budget (plan.make_clock)
 
 
 def train_epoch(loop: Loop, states: list, epoch: int) -> tuple[list, np.ndarray, np.ndarray]:
@@ -323,16 +339,19 @@ def train_epoch(loop: Loop, states: list, epoch: int) -> tuple[list, np.ndarray,
         loop.bar.start(epoch)
     losses, lrs = [[] for _ in states], [[] for _ in states]
     for k, (a, b) in enumerate(loop.chunks, start=1):
+        ps, b = planning.chunk_progress(loop.clock, a, b)  # a budget may end the epoch early
         xs, ys = input_pipeline.epoch_batches(
             loop.ds, epoch, c.seed, c.batch_size, loop.steps, loop.data, a, b
         )
         for g, hp in enumerate(loop.hps):
-            states[g], loss, lr = loop.progs.train_chunk(states[g], xs, ys, hp)
+            states[g], loss, lr = loop.progs.train_chunk(states[g], xs, ys, hp, ps)
             losses[g].append(np.asarray(loss).reshape(-1, b - a))  # one host sync per chunk
             lrs[g].append(np.asarray(lr).reshape(-1, b - a))
             if loop.bar:
                 loop.bar.update(b - a)
         _kill_point(f"epoch {epoch} chunk {k}")
+        if loop.clock is not None and loop.clock.done:
+            break
     if loop.bar:
         loop.bar.close()
     return (
@@ -372,7 +391,10 @@ def run_identity(config: ml_collections.ConfigDict, names: dict, sweep: Sweep) -
     used = _identifiers(config.schedule)
     return {
         **_identity(config),
-        "bound_names": {k: v for k, v in names.items() if k in used and k != sweep.name},
+        # `total_steps` may change on resume: the schedule is then re-planned (plan.py).
+        "bound_names": {
+            k: v for k, v in names.items() if k in used and k not in (sweep.name, "total_steps")
+        },
         "resolved_sweep_mode": sweep.mode,
     }
 
@@ -463,23 +485,31 @@ def train_and_evaluate(
     steps = _check_sizes(config, len(ds.train_labels), mesh.shape["data"])
     names = schedule_names(config, steps)
     first = {**names, sweep.name: sweep.values[0]} if sweep.name else names
-    schedule = jaxdecay.parse(config.schedule, names=first)  # errors surface here, not in a trace
+    jaxdecay.parse(config.schedule, names=first)  # errors surface here, not in a trace
+    mngr = checkpoints.manager(workdir) if config.checkpoint else None
+    done = (mngr.latest_step() or 0) if mngr is not None else 0
+    plan = planning.update_plan(
+        workdir, config.schedule, first, done * steps, write=is_main, log=log
+    )
+    schedule = planning.learning_rate(
+        config, planning.planned_schedule(config.schedule, first, plan)
+    )
 
     graphdef, params = nnx.split(make_model(config))
-    progs = make_programs(config, graphdef, names, sweep, mesh)
+    progs = make_programs(config, graphdef, names, sweep, mesh, plan)
     params = jax.device_put(params, NamedSharding(mesh, P()))
     hps = sweep.hps()
     states = [progs.init(params, hp) for hp in hps]
     want_bar = config.progress and is_main and steps >= PROGRESS_MIN_STEPS
-    chunks = chunk_bounds(config, steps, want_bar)
+    chunks = chunk_bounds(config, steps, want_bar or config.time_budget_s > 0)
     bar = outputs.ProgressBar(steps * len(hps)) if want_bar else None
     data = NamedSharding(mesh, P(None, "data"))
     loop = Loop(config, ds, progs, hps, data, steps, chunks, bar)
 
     identity = run_identity(config, names, sweep)
     history = outputs.History.empty(sweep.overrides, sweep=sweep.name is not None)
-    mngr = checkpoints.manager(workdir) if config.checkpoint else None
     start, states, history = resume(mngr, states, history, identity, workdir, log)
+    loop.clock = planning.make_clock(config, history)
     if start >= config.num_epochs:
         log(f"{workdir} holds {start} epochs (>= num_epochs); nothing to train")
     if is_main:
@@ -489,12 +519,13 @@ def train_and_evaluate(
         log(line)
 
     test = input_pipeline.test_batches(ds, mesh.shape["data"], NamedSharding(mesh, P(None, "data")))
-    for epoch in range(start + 1, config.num_epochs + 1):
+    for epoch in planning.epochs(config, start, loop.clock):
         t0 = time.perf_counter()
         states, losses, lrs = train_epoch(loop, states, epoch)
         test_loss, test_acc = evaluate(loop, states, test)
+        progress = planning.progress(loop.clock)
         for line in history.add_epoch(
-            epoch, losses, lrs, test_loss, test_acc, time.perf_counter() - t0
+            epoch, losses, lrs, test_loss, test_acc, time.perf_counter() - t0, progress
         ):
             log(line)
         _kill_point(f"epoch {epoch} evaluated")

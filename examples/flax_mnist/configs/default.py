@@ -41,6 +41,10 @@ def get_config() -> ml_collections.ConfigDict:
     config.num_epochs = 10
     config.batch_size = 128
     config.seed = 0
+    # > 0: train until this many seconds are spent, the schedule running on the fraction of
+    # the budget spent (jaxdecay.budget; num_epochs then only sets `total_steps`, the unit the
+    # schedule text is written in). The last update uses the schedule's end value.
+    config.time_budget_s = 0.0
 
     # Sweep over one name of the schedule: "NAME=v1,v2,..." ("": a single run).
     config.sweep = ""
