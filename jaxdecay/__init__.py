@@ -58,6 +58,7 @@ from jaxdecay._polynomial import (
     polynomial_decay,
     polynomial_schedule,
 )
+from jaxdecay._unconstrained import Constraint, unconstrained
 from jaxdecay._warmup import (
     warmup_constant_schedule,
     warmup_exponential_decay_schedule,
@@ -123,4 +124,7 @@ __all__ = [
     "stretch",
     "to_config",
     "warmup",
+    # Learning a schedule: gradients with respect to its hyperparameters.
+    "Constraint",
+    "unconstrained",
 ]
