@@ -264,11 +264,14 @@ def _values(schedule_params: dict[str, jax.Array], constrain: Callable) -> dict[
     }
 
 
-def start_schedule(config: Config, horizon: int) -> jaxdecay.Schedule:
-    """The schedule the outer loop starts from, for a run of ``horizon`` updates."""
-    return make_schedule(
-        config.peak_value, config.decay_rate, config.warmup_fraction * horizon, horizon
-    )
+def start_schedule(config: Config, horizon: int, dtype: Any = jnp.float32) -> jaxdecay.Schedule:
+    """The schedule the outer loop starts from, for a run of ``horizon`` updates.
+
+    Its hyperparameters are arrays (pytree leaves), like those of every schedule the example
+    evaluates: one compiled program evaluates them all.
+    """
+    values = (config.peak_value, config.decay_rate, config.warmup_fraction * horizon)
+    return make_schedule(*(jnp.asarray(v, dtype) for v in values), horizon)
 
 
 def reparametrize(schedule: jaxdecay.Schedule, horizon: int):
