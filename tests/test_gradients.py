@@ -32,6 +32,7 @@ from cases import CASES, Case
 
 import jaxdecay as jd
 from jaxdecay import _unconstrained as U
+from jaxdecay.compat import torch as compat_torch
 
 # --------------------------------------------------------------------------------------------
 # The documented list: (constructor, argument) -> (when, why). The gradient is exactly zero for
@@ -87,6 +88,9 @@ KNOWN_BUGS: dict[tuple[str, str], str] = {
         "cosine_restarts: at t_mul == 1 exactly the closed form (t_mul**i - 1) / (t_mul - 1) is "
         "replaced by its limit i with jnp.where/a static branch, so d/dt_mul is 0 instead of the "
         "one-sided derivative of the cycle lengths T0 * t_mul**i"
+    ),
+    ("torch.CosineAnnealingWarmRestarts_tmult1", "T_mult"): (
+        "torch.CosineAnnealingWarmRestarts: the same at T_mult == 1 (built on cosine_restarts)"
     ),
 }
 
@@ -219,6 +223,13 @@ EXTRA_CASES = [
         ),
         cases._warmup_expo,
         counts=(9, 10, 11, 14, 15, 16, 34, 35, 36, 200),
+    ),
+    Case(
+        "torch.CosineAnnealingWarmRestarts_tmult1",
+        compat_torch.CosineAnnealingWarmRestarts,
+        dict(lr=0.1, T_0=10, T_mult=1.0, eta_min=0.001),
+        cases._torch_cawr,
+        counts=(9, 10, 11, 19, 20, 21),
     ),
 ]
 ALL_CASES = [*CASES, *EXTRA_CASES]
