@@ -58,7 +58,7 @@ from jaxdecay._polynomial import (
     polynomial_decay,
     polynomial_schedule,
 )
-from jaxdecay._unconstrained import Constraint, unconstrained
+from jaxdecay._unconstrained import unconstrained
 from jaxdecay._warmup import (
     warmup_constant_schedule,
     warmup_exponential_decay_schedule,
@@ -125,6 +125,5 @@ __all__ = [
     "to_config",
     "warmup",
     # Learning a schedule: gradients with respect to its hyperparameters.
-    "Constraint",
     "unconstrained",
 ]
