@@ -372,9 +372,13 @@ def test_known_gradient_bugs(case_id, path):
     case = next(c for c in ALL_CASES if c.id == case_id)
     with jax.enable_x64(True):
         s = _as_float64(case, shift=0.37)
-        g, f0, plus, _, eps = _per_path(s, _counts(case) + 0.5)[path]
+        t = _counts(case) + 0.5
+        g, f0, plus, _, eps = _per_path(s, t)[path]
+        near = t < FAR[0]
         # The argument sits on the edge of its domain: compare with the one-sided difference.
-        np.testing.assert_allclose(g, (plus - f0) / eps, rtol=1e-4, atol=1e-6)
+        one_sided = (plus - f0) / eps
+        # (A forward difference is only O(eps) accurate: 5% is loose for it, and the bug is 100%.)
+        np.testing.assert_allclose(g[:, near], one_sided[:, near], rtol=5e-2, atol=1e-6)
 
 
 @pytest.mark.xfail(
