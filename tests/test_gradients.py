@@ -374,7 +374,7 @@ def test_known_gradient_bugs(case_id, path):
         s = _as_float64(case, shift=0.37)
         t = _counts(case) + 0.5
         g, f0, plus, _, eps = _per_path(s, t)[path]
-        near = t < FAR[0]
+        near = t < 1000  # past that, hundreds of cycles: a forward difference is too coarse
         # The argument sits on the edge of its domain: compare with the one-sided difference.
         one_sided = (plus - f0) / eps
         # (A forward difference is only O(eps) accurate: 5% is loose for it, and the bug is 100%.)
