@@ -61,6 +61,7 @@ from jaxdecay._polynomial import (
     polynomial_schedule,
 )
 from jaxdecay._replan import horizon, replan
+from jaxdecay._unconstrained import unconstrained
 from jaxdecay._warmup import (
     warmup_constant_schedule,
     warmup_exponential_decay_schedule,
@@ -134,4 +135,6 @@ __all__ = [
     "stretch",
     "to_config",
     "warmup",
+    # Learning a schedule: gradients with respect to its hyperparameters.
+    "unconstrained",
 ]

@@ -1042,10 +1042,14 @@ VARIANTS: dict[str, tuple[Variant, ...]] = {
 CASES = [dataclasses.replace(c, variants=c.variants + VARIANTS.get(c.id, ())) for c in CASES]
 
 # Piecewise schedules and combinators (issue 7). Imported last: they import `Case` from here.
+from cases_beyond import CASES as _BY  # noqa: E402
 from cases_combinators import CASES as _CB  # noqa: E402
 from cases_combinators import VARIANTS as _CBV  # noqa: E402
 from cases_piecewise import CASES as _PW  # noqa: E402
 
 CASES = (
-    CASES + _PW + [dataclasses.replace(c, variants=c.variants + _CBV.get(c.id, ())) for c in _CB]
+    CASES
+    + _PW
+    + [dataclasses.replace(c, variants=c.variants + _CBV.get(c.id, ())) for c in _CB]
+    + _BY
 )
