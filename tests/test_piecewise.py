@@ -158,8 +158,10 @@ def test_multistep_decay_traced_milestones_are_sorted_inside():
 # --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("n", [1, 2, 16, 17, 128, 300, 2000])
+@pytest.mark.parametrize("n", [1, 2, 15, 16, 17, 128, 300, 2000, 20_000])
 def test_piecewise_constant_lookup_for_every_size(n):
+    # 15: the coarse select chain alone; 16 on: blocks and a binary search in them; 20,000:
+    # blocks of 2,048, deeper than the unrolled levels (the rest in a rolled loop).
     rng = np.random.default_rng(n)
     bounds = np.sort(rng.choice(10**5, size=n, replace=False)).astype(np.int32)
     values = rng.uniform(0, 1, n + 1).astype(np.float32)
@@ -167,11 +169,12 @@ def test_piecewise_constant_lookup_for_every_size(n):
     t = np.concatenate([bounds - 1, bounds, bounds + 1, [0, 10**5, 2**31 - 1]]).clip(0)
     t = t.astype(np.int32)
     want = values[np.searchsorted(bounds, t, side="right")]
-    big = np.resize(t, max(t.size, _piecewise._SMALL + 1))  # the array path
+    big = np.resize(t, max(t.size, 100))  # an array of counts
     big_want = values[np.searchsorted(bounds, big, side="right")]
     np.testing.assert_array_equal(s(t), want)  # eager
     np.testing.assert_array_equal(jax.jit(s)(big), big_want)
-    small = jax.jit(s)  # traced scalar: the rolled binary search
+    np.testing.assert_array_equal(jax.jit(jax.vmap(s))(big), big_want)  # vmap of a scalar count
+    small = jax.jit(s)  # traced scalar
     for c in t[:: max(1, t.size // 12)]:
         assert float(small(c)) == values[np.searchsorted(bounds, c, side="right")]
     np.testing.assert_array_equal(jax.jit(s)(t[:8].astype(np.float32)), want[:8])

@@ -31,7 +31,7 @@ from jaxdecay import _validate as v
 from jaxdecay._cosine import cosine_decay_schedule, cosine_restarts, warmup_cosine_decay_schedule
 from jaxdecay._exponential import exponential_decay, inverse_time_decay
 from jaxdecay._numeric import as_count
-from jaxdecay._piecewise import _boundary_array, _Lookup, _Values
+from jaxdecay._piecewise import Lookup, Values
 from jaxdecay._polynomial import polynomial_decay
 from jaxdecay.compat._register import registered
 
@@ -138,18 +138,13 @@ def PiecewiseConstantDecay(boundaries: Any, values: Any):
         v.check_number(f"values[{i}]", x)
     v.check_increasing("boundaries", boundaries)
 
-    # Keras counts the boundaries strictly below t: #(b < t) = n - #(-b <= -t). The piecewise
-    # lookup (a select chain or a binary search over an array: constant program size, no N x n
-    # comparison array) counts #(bounds <= x), so it runs on the negated, reversed boundaries
-    # with the values reversed.
-    neg = _boundary_array(boundaries)
-    neg = -neg[::-1]
-    lookup = _Lookup(neg)
-    vals = _Values(list(values)[::-1] if isinstance(values, list | tuple) else values[::-1])
+    # Keras counts the boundaries strictly below t: the lookup with side="left".
+    lookup = Lookup(boundaries, side="left")
+    vals = Values(values)
 
     def schedule(count):
         t = as_count(count)
-        return lookup([vals.get(vals.dtype())], -t)[0]
+        return lookup([vals.get(vals.dtype())], t)[0]
 
     return schedule
 
