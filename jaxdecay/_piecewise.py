@@ -243,7 +243,7 @@ def _cumprod(first: Any, factors: Any, dtype: Any) -> Any:
     zeroed = xp.cumsum(arr == 0) > 0
     if concrete:
         big = np.asarray(jnp.finfo(dtype).max, dtype)
-        return np.where(zeroed, np.zeros((), dtype), np.clip(prod, -big, big))
+        return np.where(zeroed, np.zeros((), dtype), np.clip(prod, -big, big).astype(dtype))
     return jnp.where(zeroed, jnp.zeros((), dtype), saturate(prod))
 
 

@@ -449,3 +449,91 @@ def test_join_schedules_with_many_pieces_selects_under_jit():
     ours, theirs = jax.jit(jd.join_schedules(pieces, bounds)), optax.join_schedules(pieces, bounds)
     for c in (0, 6, 7, 8, 13, 14, 50, 76, 77, 200):
         np.testing.assert_allclose(float(ours(c)), float(theirs(c)), rtol=1e-6)
+
+
+# --------------------------------------------------------------------------------------------
+# Count dtypes and overflow (regressions).
+# --------------------------------------------------------------------------------------------
+
+
+def _piecewise_family():
+    from jaxdecay.compat import keras, torch
+
+    return {
+        "piecewise_constant": (jd.piecewise_constant([10, 300], [1.0, 0.5, 0.25]), 0.5),
+        "piecewise_linear": (jd.piecewise_linear([0, 20], [1.0, 0.0]), 0.4),
+        "multistep_decay": (jd.multistep_decay(1.0, [10, 300], 0.5), 0.5),
+        "piecewise_constant_schedule": (jd.piecewise_constant_schedule(1.0, {10: 0.5}), 0.5),
+        "piecewise_interpolate_schedule": (
+            jd.piecewise_interpolate_schedule("linear", 1.0, {10: 0.5, 20: 0.5}),
+            0.45,
+        ),
+        "join_schedules": (
+            jd.join_schedules([jd.constant_schedule(1.0), jd.linear_schedule(1.0, 0.0, 10)], [10]),
+            0.8,
+        ),
+        "keras.PiecewiseConstantDecay": (keras.PiecewiseConstantDecay([11], [1.0, 0.5]), 0.5),
+        "torch.MultiStepLR": (torch.MultiStepLR(1.0, [10, 300], 0.5), 0.5),
+    }
+
+
+@pytest.mark.parametrize("dtype", [jnp.bfloat16, jnp.float16])
+def test_low_precision_float_counts_work_in_the_piecewise_family(dtype):
+    # They raised DTypePromotionError: the count is compared and subtracted in float32.
+    count = jnp.asarray(12, dtype)
+    for name, (s, want) in _piecewise_family().items():
+        for fn in (s, jax.jit(s)):
+            got = fn(count)
+            assert got.dtype == jnp.float32, name
+            assert float(got) == pytest.approx(want, rel=1e-6), name
+        assert float(s(jnp.asarray([12], dtype))[0]) == float(s(12)), name
+
+
+def test_growth_saturates_to_the_largest_finite_value():
+    big = float(jnp.finfo(jnp.float32).max)
+    s = jd.multistep_decay(1.0, [10] * 40, gamma=10.0)  # 10**40 overflows float32
+    for fn in (s, jax.jit(s)):
+        assert float(fn(20)) == big
+        assert float(fn(9)) == 1.0
+    s = jd.piecewise_constant_schedule(1.0, {i: 10.0 for i in range(1, 41)})
+    for fn in (s, jax.jit(s)):
+        out = np.asarray(fn(jnp.arange(50)))
+        assert np.isfinite(out).all()
+        assert float(out[45]) == big
+        np.testing.assert_allclose(out[:30], 10.0 ** np.minimum(np.arange(30), 40), rtol=1e-6)
+    # A scale of 0 after an overflow gives 0 (not inf * 0 = NaN), also for traced scales.
+    bas = {1: 1e30, 2: 1e30, 3: 0.0, 4: 2.0}
+    want = [1.0, 1e30, big, 0.0, 0.0]
+    np.testing.assert_allclose(jd.piecewise_constant_schedule(1.0, bas)(jnp.arange(5)), want)
+    traced = jax.jit(lambda z: jd.piecewise_constant_schedule(1.0, {**bas, 3: z})(jnp.arange(5)))
+    np.testing.assert_allclose(traced(0.0), want)
+    out = jd.piecewise_interpolate_schedule("cosine", 1.0, {i: 10.0 for i in range(1, 41)})(45)
+    assert float(out) == big
+
+
+def test_low_precision_hyperparameters_are_accepted_when_concrete():
+    # Concrete bfloat16 entries were refused ("got dtype bfloat16") while traced ones worked.
+    bf = jnp.bfloat16
+    s = jd.piecewise_constant(np.asarray([10, 20], bf), [jnp.asarray(1.0, bf), 0.5, 0.25])
+    assert [float(s(t)) for t in (0, 10, 25)] == [1.0, 0.5, 0.25]
+    with pytest.raises(ValueError, match=r"`values\[1\]` must not be NaN"):
+        jd.piecewise_constant([10], [1.0, jnp.asarray(np.nan, bf)])
+    m = jd.multistep_decay(jnp.asarray(1.0, bf), [5], jnp.asarray(0.5, bf))
+    assert float(m(7)) == 0.5
+    assert m(7).dtype == jax.jit(m)(7).dtype == jax.vmap(m.__call__)(jnp.asarray([7])).dtype
+
+
+def test_validation_is_one_pass_for_many_pieces():
+    # 100,000 boundaries: checked and converted in NumPy (this took seconds entry by entry).
+    import time
+
+    b = np.arange(1, 100_001) * 3
+    start = time.perf_counter()
+    s = jd.piecewise_constant(b.tolist(), np.linspace(1, 0, b.size + 1).tolist())
+    p = jd.piecewise_constant_schedule(1.0, {int(k): 0.9999 for k in b})
+    elapsed = time.perf_counter() - start
+    assert float(s(b[500])) == pytest.approx(1 - 501 / b.size, rel=1e-5)
+    assert float(p(4)) == pytest.approx(0.9999, rel=1e-6)
+    assert elapsed < 2.0, elapsed
+    with pytest.raises(ValueError, match=r"`boundaries\[70000\]` must be >= 0, got -1"):
+        jd.piecewise_constant([*b[:70000].tolist(), -1], [0.0] * 70002)
