@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import jax
+import jax.core
 import numpy as np
 
 from jaxdecay import _core

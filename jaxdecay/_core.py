@@ -24,11 +24,15 @@ from collections.abc import Callable, Mapping
 from typing import Any, ParamSpec
 
 import jax
+import jax.core
 import numpy as np
 
-__all__ = ["Schedule", "Registered", "schedule_factory", "registry", "registered"]
+__all__ = ["Schedule", "ScheduleFn", "Registered", "schedule_factory", "registry", "registered"]
 
 P = ParamSpec("P")
+
+ScheduleFn = Callable[[jax.typing.ArrayLike], jax.Array]
+"""What a builder returns: the closure ``count -> value`` that a :class:`Schedule` wraps."""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -31,6 +31,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import jax
+import jax.core
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
@@ -276,7 +277,8 @@ def _static_key(key: Any) -> float | int:
         raise ValueError(f"{where} must be a finite step count")
     if key < 0:
         raise ValueError(f"{where} must be >= 0 (a step count), got {key!r}")
-    return int(key) if float(key).is_integer() and abs(key) < 2**31 else float(key)
+    num = float(key)
+    return int(num) if num.is_integer() and abs(num) < 2**31 else num
 
 
 def _boundaries_and_scales(
@@ -705,7 +707,7 @@ def join_schedules(
 
     def out_dtype(count_dtype: Any) -> Any:
         """The common float dtype of the pieces' outputs (abstract evaluation, cached)."""
-        key = (np.dtype(count_dtype), bool(jax.config.jax_enable_x64))
+        key = (np.dtype(count_dtype), jax.dtypes.canonicalize_dtype(np.float64))
         if key not in dtypes:
             spec = jax.ShapeDtypeStruct((), count_dtype)
             dtypes[key] = jnp.result_type(

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Callable, Sequence, Sized
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import jax
+import jax.core
 import jax.numpy as jnp
 import numpy as np
 
@@ -68,7 +69,7 @@ def concrete_value(name: str, x: Any) -> np.ndarray | None:
     if isinstance(x, numbers.Number):
         if isinstance(x, complex):
             raise TypeError(f"`{name}` must be a real number, got {x!r}")
-        arr = np.asarray(float(x), dtype=np.float64)
+        arr = np.asarray(x, dtype=np.float64)
     elif isinstance(x, np.ndarray | np.generic | jax.Array):
         arr = np.asarray(x)
         if not _is_real(arr.dtype):
@@ -227,8 +228,8 @@ def check_schedule_list(name: str, xs: Any, *, min_len: int = 1) -> None:
         check_callable(f"{name}[{i}]", s)
 
 
-def check_same_length(name_a: str, a: Sized, name_b: str, b: Sized, offset: int = 0) -> None:
-    """``len(a) == len(b) + offset``."""
+def check_same_length(name_a: str, a: Any, name_b: str, b: Any, offset: int = 0) -> None:
+    """``len(a) == len(b) + offset`` (lists, tuples or arrays: checked after `check_sequence`)."""
     if len(a) != len(b) + offset:
         extra = f" + {offset}" if offset else ""
         raise ValueError(

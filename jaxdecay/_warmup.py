@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxdecay import _validate as v
-from jaxdecay._core import schedule_factory
+from jaxdecay._core import ScheduleFn, schedule_factory
 from jaxdecay._exponential import exponential_decay_value
 from jaxdecay._numeric import as_count, float_dtype, half_cosine, remaining
 
@@ -27,7 +27,7 @@ def warmup_constant_schedule(
     init_value: jax.typing.ArrayLike,
     peak_value: jax.typing.ArrayLike,
     warmup_steps: jax.typing.ArrayLike,
-):
+) -> ScheduleFn:
     r"""Linear warmup to ``peak_value``, then constant (Optax-compatible).
 
     .. math::
@@ -78,7 +78,7 @@ def warmup_exponential_decay_schedule(
     transition_begin: jax.typing.ArrayLike = 0,
     staircase: bool = False,
     end_value: jax.typing.ArrayLike | None = None,
-):
+) -> ScheduleFn:
     r"""Linear warmup, then :func:`exponential_decay` from the peak (Optax-compatible).
 
     .. math::
@@ -159,7 +159,7 @@ def warmup_stable_decay(
     init_value: jax.typing.ArrayLike = 0.0,
     end_value: jax.typing.ArrayLike = 0.0,
     decay_type: str = "linear",
-):
+) -> ScheduleFn:
     r"""Warmup-stable-decay (WSD): linear warmup, a constant plateau, then a short decay.
 
     .. math::

@@ -28,6 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxdecay import _validate as v
+from jaxdecay._core import Schedule, ScheduleFn
 from jaxdecay._cosine import cosine_decay_schedule, cosine_restarts, warmup_cosine_decay_schedule
 from jaxdecay._exponential import exponential_decay, inverse_time_decay
 from jaxdecay._numeric import as_count
@@ -50,7 +51,7 @@ def ExponentialDecay(
     decay_steps: jax.typing.ArrayLike,
     decay_rate: jax.typing.ArrayLike,
     staircase: bool = False,
-):
+) -> Schedule:
     r"""Keras ``ExponentialDecay``.
 
     .. math::
@@ -90,7 +91,7 @@ def ExponentialDecay(
 
 
 @registered("keras")
-def PiecewiseConstantDecay(boundaries: Any, values: Any):
+def PiecewiseConstantDecay(boundaries: Any, values: Any) -> ScheduleFn:
     r"""Keras ``PiecewiseConstantDecay``: ``values[i]`` between boundaries, switching *after* each.
 
     .. math::
@@ -155,7 +156,7 @@ def PolynomialDecay(
     end_learning_rate: jax.typing.ArrayLike = 0.0001,
     power: jax.typing.ArrayLike = 1.0,
     cycle: bool = False,
-):
+) -> Schedule:
     r"""Keras ``PolynomialDecay``.
 
     .. math::
@@ -201,7 +202,7 @@ def InverseTimeDecay(
     decay_steps: jax.typing.ArrayLike,
     decay_rate: jax.typing.ArrayLike,
     staircase: bool = False,
-):
+) -> Schedule:
     r"""Keras ``InverseTimeDecay``.
 
     .. math::
@@ -244,7 +245,7 @@ def CosineDecay(
     alpha: jax.typing.ArrayLike = 0.0,
     warmup_target: jax.typing.ArrayLike | None = None,
     warmup_steps: jax.typing.ArrayLike = 0,
-):
+) -> Schedule:
     r"""Keras ``CosineDecay``, with its optional linear warmup.
 
     Without ``warmup_target``: :math:`\eta(t) = \eta_0 \left[(1 - \alpha)\tfrac12(1 +
@@ -318,7 +319,7 @@ def CosineDecayRestarts(
     t_mul: jax.typing.ArrayLike = 2.0,
     m_mul: jax.typing.ArrayLike = 1.0,
     alpha: jax.typing.ArrayLike = 0.0,
-):
+) -> Schedule:
     r"""Keras ``CosineDecayRestarts`` (SGDR).
 
     Cycle :math:`i` lasts :math:`T_0 t_{mul}^i` counts; in it, with :math:`f` the fraction of
