@@ -40,48 +40,30 @@ def _scales(n: int) -> dict[int, float]:
     return {int(b): 0.999 for b in _bounds(n)}
 
 
+_LIBS = (("jd", jd), ("optax", optax))
+
+
 def _pieces(n: int, lib) -> list:
     # n pieces of the same kind for both libraries' join (Optax pieces: plain closures).
     return [lib.linear_schedule(1.0 - i / n, 0.5 - i / (2 * n), 7) for i in range(n)]
 
 
-def _pc(n: int) -> tuple:
-    return _bounds(n), np.linspace(1, 0, n + 1)
-
-
-def _pl(n: int) -> tuple:
-    return _bounds(n), np.linspace(1, 0, n)
-
-
-# name -> (constructor, arguments for n pieces).
+# Constructor name -> its arguments for n pieces. jaxdecay-only schedules first; the others are
+# measured in both libraries with the same arguments.
+_JD_ONLY: dict[str, Callable[[int], tuple]] = {
+    "piecewise_constant": lambda n: (_bounds(n), np.linspace(1, 0, n + 1)),
+    "piecewise_linear": lambda n: (_bounds(n), np.linspace(1, 0, n)),
+    "multistep_decay": lambda n: (1.0, _bounds(n)[::-1], 0.999),
+}
+_BOTH: dict[str, Callable[[int], tuple]] = {
+    "piecewise_constant_schedule": lambda n: (1.0, _scales(n)),
+    "piecewise_interpolate_schedule": lambda n: ("linear", 1.0, _scales(n)),
+    "join_schedules": lambda n: (_pieces(n, optax), list(_bounds(n - 1))),
+}
+# "jd.<name>" / "optax.<name>" -> (constructor, arguments for n pieces).
 CASES: dict[str, tuple[Callable, Callable[[int], tuple]]] = {
-    "jd.piecewise_constant": (jd.piecewise_constant, _pc),
-    "jd.piecewise_linear": (jd.piecewise_linear, _pl),
-    "jd.multistep_decay": (jd.multistep_decay, lambda n: (1.0, _bounds(n)[::-1], 0.999)),
-    "jd.piecewise_constant_schedule": (
-        jd.piecewise_constant_schedule,
-        lambda n: (1.0, _scales(n)),
-    ),
-    "jd.piecewise_interpolate_schedule": (
-        jd.piecewise_interpolate_schedule,
-        lambda n: ("linear", 1.0, _scales(n)),
-    ),
-    "optax.piecewise_constant_schedule": (
-        optax.piecewise_constant_schedule,
-        lambda n: (1.0, _scales(n)),
-    ),
-    "optax.piecewise_interpolate_schedule": (
-        optax.piecewise_interpolate_schedule,
-        lambda n: ("linear", 1.0, _scales(n)),
-    ),
-    "jd.join_schedules": (
-        jd.join_schedules,
-        lambda n: (_pieces(n, optax), list(_bounds(n - 1))),
-    ),
-    "optax.join_schedules": (
-        optax.join_schedules,
-        lambda n: (_pieces(n, optax), list(_bounds(n - 1))),
-    ),
+    **{f"jd.{k}": (getattr(jd, k), a) for k, a in _JD_ONLY.items()},
+    **{f"{p}.{k}": (getattr(lib, k), a) for k, a in _BOTH.items() for p, lib in _LIBS},
 }
 SCHEDULES: dict[str, Callable] = {k: make for k, (make, _) in CASES.items()}
 ARGS: dict[Callable, Callable[[int], tuple]] = {make: args for make, args in CASES.values()}

@@ -27,6 +27,8 @@ __all__ = [
     "check_positive",
     "check_nonnegative",
     "check_range",
+    "check_bool",
+    "check_sequence",
     "check_increasing",
     "check_choice",
     "check_callable",
