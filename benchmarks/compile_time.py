@@ -6,9 +6,9 @@ run; a scalar int32 count as an optimizer passes it), each schedule built afresh
 cache hit), and the size of the lowered StableHLO text. Medians over ``--repeats`` builds,
 interleaved over sizes and schedules. Optax's cells above 100 pieces, and jaxdecay's
 ``join_schedules`` (its program holds every piece), are measured once, and not at all above
-``--optax-max`` pieces (minutes each). jaxdecay's schedules are measured side by side with
-``optax.piecewise_constant_schedule``, ``optax.piecewise_interpolate_schedule`` and
-``optax.join_schedules`` in the same process.
+``--optax-max`` (``--join-max`` for ``join_schedules``) pieces: minutes each. jaxdecay's
+schedules are measured side by side with ``optax.piecewise_constant_schedule``,
+``optax.piecewise_interpolate_schedule`` and ``optax.join_schedules`` in the same process.
 
 Run::
 
@@ -106,7 +106,13 @@ def main() -> None:
         "--optax-max",
         type=int,
         default=1000,
-        help="largest n for Optax and for join_schedules (default 1000)",
+        help="largest n for Optax's piecewise schedules (default 1000)",
+    )
+    p.add_argument(
+        "--join-max",
+        type=int,
+        default=100,
+        help="largest n for join_schedules in both libraries (default 100; minutes above)",
     )
     args = p.parse_args()
     sizes = [10, 100, 1000] if args.quick else [10, 100, 1000, 5000]
@@ -125,9 +131,10 @@ def main() -> None:
     def once_only(name: str) -> bool:
         return not name.startswith("jd.") or name == "jd.join_schedules"
 
-    for key in list(times):
-        if once_only(key[0]) and key[1] > args.optax_max:
-            del times[key]
+    for name, n in list(times):
+        limit = args.join_max if name.endswith("join_schedules") else args.optax_max
+        if once_only(name) and n > limit:
+            del times[name, n]
     for rep in range(reps):
         for n in sizes:
             for name in names:

@@ -8,19 +8,21 @@ same operations for 1 or 1,000,000 boundaries:
 
 - a coarse level: ``_BLOCKS - 1`` (15) compare-and-selects against the last boundary of each
   block of ``w`` boundaries (``w`` the smallest power of two with ``16 w > n``) find the block;
-- a fine level: a branchless binary search of ``log2(w)`` steps inside the block, the first
-  ``_LEVELS`` (10) unrolled and any deeper ones (``n >= 16,384``) in a rolled loop;
+- a fine level: a branchless binary search of ``log2(w)`` steps inside the block, in a
+  ``fori_loop`` unrolled ``_LEVELS`` (10) steps at a time (fully unrolled below 16,384
+  boundaries, a rolled loop of 10-step groups above);
 - one ``take`` per table at the index found.
 
 The boundaries are padded with the largest value of their dtype. With 15 boundaries or fewer
 the coarse chain selects the tables' values too and is the whole lookup (a select chain is the
 fastest lookup on CPU for few boundaries); from 16 on every doubling of ``n`` adds one gather.
-The parts that do nothing for a given ``n`` (fine levels with a step of 0, the value selects
-for ``n >= 16``, the gathers for ``n <= 15``) are still traced, so that the jaxpr is the same
-for every ``n``, and written so that XLA removes them (``x + 0``, ``select(p, x, x)``,
-``p & False``, ``x == x``). ``jnp.searchsorted`` is not used: its default ``method="scan"`` runs a
-``while`` loop over the whole count array (several times slower), ``"compare_all"`` materialises
-an ``N x n`` array, and ``"scan_unrolled"`` grows with ``log2(n)``.
+The parts that do nothing for a given ``n`` (the value selects for ``n >= 16``, the gathers for
+``n <= 15``) are still traced, so that the jaxpr is the same for every ``n``, and written so that
+XLA removes them (``select(p, x, x)``, ``p & False``, ``x == x``). ``jnp.searchsorted`` is not
+used: its default ``method="scan"`` runs a ``while`` loop over the whole count array (several
+times slower), ``"compare_all"`` materialises an ``N x n`` array, and ``"scan_unrolled"`` grows
+with ``log2(n)`` in the jaxpr. An eager call (count and tables concrete) counts the same
+boundaries on the host, with ``np.searchsorted`` in the same dtype.
 """
 
 from __future__ import annotations
@@ -53,8 +55,8 @@ __all__ = [
 
 # Blocks of the coarse level (a chain of _BLOCKS - 1 compare-and-selects).
 _BLOCKS = 16
-# Fine binary-search levels unrolled; deeper levels (blocks of more than 2**_LEVELS boundaries)
-# run in a rolled loop.
+# Fine binary-search levels unrolled at a time; a deeper search (blocks of more than 2**_LEVELS
+# boundaries) is a rolled loop of such groups.
 _LEVELS = 10
 # Pieces up to which join_schedules uses lax.switch for a traced scalar count (only the active
 # piece runs). XLA compiles every branch of a conditional separately (about 80 ms each on CPU),
@@ -141,8 +143,8 @@ class Lookup:
         def passed(b: Any) -> jax.Array:
             return t >= b if right else t > b
 
-        # Levels and selects that change nothing are traced anyway, so that the program is the
-        # same for every n; XLA drops them (`x + 0`, `select(p, x, x)`, `p & False`).
+        # Selects that change nothing are traced anyway, so that the program is the same for
+        # every n; XLA drops them (`select(p, x, x)`, `p & False`, `x == x`).
         # With 15 boundaries or fewer the coarse level is the whole lookup, and it carries the
         # tables' values along (no gather: a select chain is the fastest lookup on CPU).
         carry = depth == 0
@@ -161,21 +163,16 @@ class Lookup:
             ]
         coarse = pos
 
-        # Fine: a branchless binary search inside the block.
-        def level(pos: jax.Array, step: Any, offset: Any) -> jax.Array:
-            probe = jnp.take(padded, pos + offset, mode="clip")
+        # Fine: a branchless binary search inside the block, `depth` steps of w/2, w/4, ..., 1
+        # (unrolled up to _LEVELS at a time, so a deeper search is a rolled loop).
+        table = jnp.asarray(padded)  # one constant, read by every step
+
+        def level(i: jax.Array, pos: jax.Array) -> jax.Array:
+            step = jnp.right_shift(jnp.int32(w), i + 1)
+            probe = jnp.take(table, pos + step - 1, mode="clip")
             return lax.select(passed(probe), pos + step, pos)
 
-        def rolled_level(i: jax.Array, pos: jax.Array) -> jax.Array:
-            step = jnp.right_shift(jnp.int32(w), i + 1)
-            return level(pos, step, step - 1)
-
-        # Levels past log2(w) have a step of 0.
-        rolled = max(0, depth - _LEVELS)
-        pos = lax.fori_loop(0, rolled, rolled_level, pos)
-        for i in range(rolled, rolled + _LEVELS):
-            step = w >> (i + 1)
-            pos = level(pos, step, max(step - 1, 0))
+        pos = lax.fori_loop(0, depth, level, pos, unroll=_LEVELS)
         idx = jnp.minimum(pos, n)
         done = (pos == coarse) & carry
         return [
