@@ -1,12 +1,14 @@
-"""Compile time and program size of piecewise schedules versus Optax, by number of pieces.
+"""What a user waits for: construction + jit + first call of piecewise schedules versus Optax.
 
-For n = 10, 100, 1000, 5000 pieces, each schedule is built afresh (no compilation cache hit),
-then ``jax.jit(schedule)(count)`` is timed up to the first result (trace + lower + compile +
-run, a scalar int32 count as an optimizer passes it), and the size of the lowered StableHLO text
-is recorded. Medians over ``--repeats`` builds, interleaved over sizes and schedules (Optax
-above 100 pieces, and jaxdecay's ``join_schedules`` too, is built once: it takes minutes).
-jaxdecay's schedules are measured side by side
-with ``optax.piecewise_constant_schedule`` and ``optax.join_schedules`` in the same process.
+For n = 10, 100, 1000, 5000 pieces, the time from calling the constructor to the first result of
+``jax.jit(schedule)(count)`` (validation and conversion of the arguments, trace, lower, compile,
+run; a scalar int32 count as an optimizer passes it), each schedule built afresh (no compilation
+cache hit), and the size of the lowered StableHLO text. Medians over ``--repeats`` builds,
+interleaved over sizes and schedules. Optax's cells above 100 pieces, and jaxdecay's
+``join_schedules`` (its program holds every piece), are measured once, and not at all above
+``--optax-max`` (``--join-max`` for ``join_schedules``) pieces: minutes each. jaxdecay's
+schedules are measured side by side with ``optax.piecewise_constant_schedule``,
+``optax.piecewise_interpolate_schedule`` and ``optax.join_schedules`` in the same process.
 
 Run::
 
@@ -38,28 +40,33 @@ def _scales(n: int) -> dict[int, float]:
     return {int(b): 0.999 for b in _bounds(n)}
 
 
+_LIBS = (("jd", jd), ("optax", optax))
+
+
 def _pieces(n: int, lib) -> list:
     # n pieces of the same kind for both libraries' join (Optax pieces: plain closures).
     return [lib.linear_schedule(1.0 - i / n, 0.5 - i / (2 * n), 7) for i in range(n)]
 
 
-SCHEDULES: dict[str, Callable[[int], Callable]] = {
-    "jd.piecewise_constant": lambda n: jd.piecewise_constant(_bounds(n), np.linspace(1, 0, n + 1)),
-    "jd.piecewise_linear": lambda n: jd.piecewise_linear(_bounds(n), np.linspace(1, 0, n)),
-    "jd.multistep_decay": lambda n: jd.multistep_decay(1.0, _bounds(n)[::-1], 0.999),
-    "jd.piecewise_constant_schedule": lambda n: jd.piecewise_constant_schedule(1.0, _scales(n)),
-    "jd.piecewise_interpolate_schedule": lambda n: jd.piecewise_interpolate_schedule(
-        "linear", 1.0, _scales(n)
-    ),
-    "optax.piecewise_constant_schedule": lambda n: optax.piecewise_constant_schedule(
-        1.0, _scales(n)
-    ),
-    "optax.piecewise_interpolate_schedule": lambda n: optax.piecewise_interpolate_schedule(
-        "linear", 1.0, _scales(n)
-    ),
-    "jd.join_schedules": lambda n: jd.join_schedules(_pieces(n, optax), list(_bounds(n - 1))),
-    "optax.join_schedules": lambda n: optax.join_schedules(_pieces(n, optax), list(_bounds(n - 1))),
+# Constructor name -> its arguments for n pieces. jaxdecay-only schedules first; the others are
+# measured in both libraries with the same arguments.
+_JD_ONLY: dict[str, Callable[[int], tuple]] = {
+    "piecewise_constant": lambda n: (_bounds(n), np.linspace(1, 0, n + 1)),
+    "piecewise_linear": lambda n: (_bounds(n), np.linspace(1, 0, n)),
+    "multistep_decay": lambda n: (1.0, _bounds(n)[::-1], 0.999),
 }
+_BOTH: dict[str, Callable[[int], tuple]] = {
+    "piecewise_constant_schedule": lambda n: (1.0, _scales(n)),
+    "piecewise_interpolate_schedule": lambda n: ("linear", 1.0, _scales(n)),
+    "join_schedules": lambda n: (_pieces(n, optax), list(_bounds(n - 1))),
+}
+# "jd.<name>" / "optax.<name>" -> (constructor, arguments for n pieces).
+CASES: dict[str, tuple[Callable, Callable[[int], tuple]]] = {
+    **{f"jd.{k}": (getattr(jd, k), a) for k, a in _JD_ONLY.items()},
+    **{f"{p}.{k}": (getattr(lib, k), a) for k, a in _BOTH.items() for p, lib in _LIBS},
+}
+SCHEDULES: dict[str, Callable] = {k: make for k, (make, _) in CASES.items()}
+ARGS: dict[Callable, Callable[[int], tuple]] = {make: args for make, args in CASES.values()}
 # Which jaxdecay schedule each Optax one is compared with.
 VERSUS = {
     "jd.piecewise_constant_schedule": "optax.piecewise_constant_schedule",
@@ -71,16 +78,19 @@ VERSUS = {
 }
 
 
-def measure_once(make: Callable[[int], Callable], n: int) -> float:
-    """Seconds of jit + first call of a freshly built schedule (no compilation cache hit)."""
-    s = make(n)
+def measure_once(make: Callable, n: int) -> float:
+    """Seconds of construction + jit + first call of a fresh schedule (no compilation cache hit).
+
+    The arguments (NumPy arrays, dicts, lists of pieces) are made before the clock starts."""
+    args = ARGS[make](n)
     t0 = time.perf_counter()
+    s = make(*args)
     jax.block_until_ready(jax.jit(s)(jnp.int32(3)))
     return time.perf_counter() - t0
 
 
-def hlo_size(make: Callable[[int], Callable], n: int) -> int:
-    return len(jax.jit(make(n)).lower(jnp.int32(3)).as_text())
+def hlo_size(make: Callable, n: int) -> int:
+    return len(jax.jit(make(*ARGS[make](n))).lower(jnp.int32(3)).as_text())
 
 
 def main() -> None:
@@ -91,6 +101,18 @@ def main() -> None:
         "--jaxdecay-only",
         action="store_true",
         help="only jaxdecay's piecewise schedules (the flat-compile-time check)",
+    )
+    p.add_argument(
+        "--optax-max",
+        type=int,
+        default=1000,
+        help="largest n for Optax's piecewise schedules (default 1000)",
+    )
+    p.add_argument(
+        "--join-max",
+        type=int,
+        default=100,
+        help="largest n for join_schedules in both libraries (default 100; minutes above)",
     )
     args = p.parse_args()
     sizes = [10, 100, 1000] if args.quick else [10, 100, 1000, 5000]
@@ -103,14 +125,20 @@ def main() -> None:
         if not args.jaxdecay_only or (k.startswith("jd.") and k != "jd.join_schedules")
     ]
     times: dict[tuple[str, int], list[float]] = {(k, n): [] for k in names for n in sizes}
+
     # Repeats are interleaved over sizes and schedules, so that a change of machine load hits
     # every cell alike; Optax's slow cells (n > 100) are measured in the first repeat only.
+    def once_only(name: str) -> bool:
+        return not name.startswith("jd.") or name == "jd.join_schedules"
+
+    for name, n in list(times):
+        limit = args.join_max if name.endswith("join_schedules") else args.optax_max
+        if once_only(name) and n > limit:
+            del times[name, n]
     for rep in range(reps):
         for n in sizes:
             for name in names:
-                if rep and not name.startswith("jd.") and n > 100:
-                    continue
-                if rep and name == "jd.join_schedules" and n > 100:
+                if (name, n) not in times or (rep and once_only(name) and n > 100):
                     continue
                 times[name, n].append(measure_once(SCHEDULES[name], n))
                 print(
@@ -121,25 +149,37 @@ def main() -> None:
         key: (statistics.median(v), hlo_size(SCHEDULES[key[0]], key[1])) for key, v in times.items()
     }
 
-    print(f"\njit + first call (scalar count), median of {reps} builds; HLO = lowered text size")
+    print(
+        f"\nconstruction + jit + first call (scalar count), median of {reps} builds; "
+        "HLO = lowered text size"
+    )
     print(f"backend: {jax.default_backend()}, jax {jax.__version__}, optax {optax.__version__}\n")
-    head = "| schedule | " + " | ".join(f"n={n}" for n in sizes) + " | n=max / n=10 |"
+    head = "| schedule | " + " | ".join(f"n={n}" for n in sizes) + " | largest n / n=10 |"
     print(head)
     print("|" + "---|" * (len(sizes) + 2))
     for name in names:
         cells = []
         for n in sizes:
+            if (name, n) not in results:
+                cells.append("-")
+                continue
             t, h = results[name, n]
             cells.append(f"{t * 1e3:.0f} ms ({h / 1e3:.0f} kB)")
-        growth = results[name, sizes[-1]][0] / results[name, sizes[0]][0]
-        print(f"| `{name}` | " + " | ".join(cells) + f" | {growth:.2f}x |")
+        last = max(n for n in sizes if (name, n) in results)
+        growth = results[name, last][0] / results[name, sizes[0]][0]
+        print(f"| `{name}` | " + " | ".join(cells) + f" | {growth:.2f}x (n={last}) |")
     print("\nSpeed-up of jaxdecay's compile time over Optax's (Optax time / jaxdecay time):\n")
     print("| jaxdecay | vs | " + " | ".join(f"n={n}" for n in sizes) + " |")
     print("|" + "---|" * (len(sizes) + 2))
     for ours, theirs in VERSUS.items():
         if ours not in names or theirs not in names:
             continue
-        cells = [f"{results[theirs, n][0] / results[ours, n][0]:.1f}x" for n in sizes]
+        cells = [
+            f"{results[theirs, n][0] / results[ours, n][0]:.1f}x"
+            if (theirs, n) in results and (ours, n) in results
+            else "-"
+            for n in sizes
+        ]
         print(f"| `{ours}` | `{theirs}` | " + " | ".join(cells) + " |")
 
 

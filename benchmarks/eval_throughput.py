@@ -1,6 +1,8 @@
 """Evaluation throughput: every registered schedule on 10 million counts, against the same
-formula written as a raw ``jnp`` expression (the limit), and the piecewise schedules against
-Optax's where-chain at n = 10 and 100 pieces.
+formula written as a raw ``jnp`` expression (the limit), and the piecewise lookups against
+Optax's where-chain at n = 10 and 100 pieces, in both call styles: ``jax.jit(schedule)`` on the
+array of counts, and ``jax.jit(jax.vmap(schedule))`` (the schedule sees a scalar count, as in a
+per-example or per-run sweep).
 
 Each function is jitted once, then timed on an int32 array of ``--size`` counts (``t mod
 20,000``, so every phase is visited); runs alternate between the contenders (fair under load),
@@ -299,32 +301,37 @@ def main() -> None:
         )
 
     print("\nPiecewise constant lookups versus Optax's where-chain (`piecewise_constant_schedule`)")
+    print("(array: `jax.jit(s)(counts)`; vmap: `jax.jit(jax.vmap(s))(counts)`)")
     print(
-        "\n| n pieces | Optax chain (M/s) | jd.piecewise_constant_schedule | "
-        "jd.piecewise_constant | jd.multistep_decay | best jd / Optax |"
+        "\n| n pieces | call | Optax chain (M/s) | jd.piecewise_constant_schedule | "
+        "jd.piecewise_constant | jd.multistep_decay | worst jd / Optax |"
     )
-    print("|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|")
     for n in (10, 100):
         bounds = [int(b) for b in np.linspace(100, 19_000, n).astype(int)]
         bas = {b: 0.97 for b in bounds}
         vals = [0.1 * 0.97**i for i in range(n + 1)]
-        r = _bench(
-            {
-                "optax": optax.piecewise_constant_schedule(0.1, bas),
-                "pcs": jd.piecewise_constant_schedule(0.1, bas),
-                "pc": jd.piecewise_constant(bounds, vals),
-                "ms": jd.multistep_decay(0.1, bounds, 0.97),
-            },
-            t,
-            runs,
-        )
-        best = max(r["pcs"], r["pc"], r["ms"])
-        print(
-            f"| {n} | {r['optax']:.0f} | {r['pcs']:.0f} ({r['pcs'] / r['optax']:.2f}x) | "
-            f"{r['pc']:.0f} ({r['pc'] / r['optax']:.2f}x) | "
-            f"{r['ms']:.0f} ({r['ms'] / r['optax']:.2f}x) | {best / r['optax']:.2f}x |",
-            flush=True,
-        )
+        fns = {
+            "optax": optax.piecewise_constant_schedule(0.1, bas),
+            "pcs": jd.piecewise_constant_schedule(0.1, bas),
+            "pc": jd.piecewise_constant(bounds, vals),
+            "ms": jd.multistep_decay(0.1, bounds, 0.97),
+        }
+        calls = {f"{k}/array": f for k, f in fns.items()}
+        calls.update({f"{k}/vmap": jax.vmap(f) for k, f in fns.items()})
+        for k, f in calls.items():
+            np.testing.assert_allclose(
+                f(t[:50_000]), fns["optax"](t[:50_000]), rtol=1e-5, err_msg=k
+            )
+        r = _bench(calls, t, runs)
+        for style in ("array", "vmap"):
+            base = r[f"optax/{style}"]
+            ours = {k: r[f"{k}/{style}"] for k in ("pcs", "pc", "ms")}
+            cells = " | ".join(f"{v:.0f} ({v / base:.2f}x)" for v in ours.values())
+            print(
+                f"| {n} | {style} | {base:.0f} | {cells} | {min(ours.values()) / base:.2f}x |",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

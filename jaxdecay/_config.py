@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import jax
+import jax.core
 import numpy as np
 
 from jaxdecay import _core
@@ -124,13 +125,8 @@ def _unknown_name(name: Any) -> str:
     return f"unknown schedule {name!r}.{hint} Valid names: {', '.join(valid)}"
 
 
-def _signature(name: str) -> inspect.Signature:
-    return _core._SIGNATURES[name]
-
-
-def _check_arguments(name: str, keys: list[str], n_positional: int = 0) -> None:
-    sig = _signature(name)
-    params = sig.parameters
+def _check_arguments(name: str, keys: list[str]) -> None:
+    params = _core.registered(name).signature.parameters
     valid = [p for p in params if p != "name"]
     for k in keys:
         if k not in params:
@@ -203,20 +199,19 @@ def _from_config(config: Mapping[str, Any], depth: int) -> _core.Schedule:
         raise ConfigError(_unknown_name(name))
     kwargs = {k: v for k, v in config.items() if k != "name"}
     _check_arguments(name, list(kwargs))
-    sig = _signature(name)
-    pos: list[Any] = []
-    kw: dict[str, Any] = {}
-    for p in sig.parameters.values():
+    entry = _core.registered(name)
+    arguments: dict[str, Any] = {}
+    for p in entry.signature.parameters.values():
         if p.name not in kwargs:
             continue
         v = _from_value(kwargs[p.name], depth + 1)
         if p.kind is p.VAR_POSITIONAL:
             if not isinstance(v, list):
                 raise ConfigError(f"{name}(): `{p.name}` must be a list, got {v!r}")
-            pos.extend(v)
-        else:
-            kw[p.name] = v
-    return factories[name](*pos, **kw)
+            v = tuple(v)
+        arguments[p.name] = v
+    bound = inspect.BoundArguments(entry.signature, arguments)  # type: ignore[arg-type]
+    return entry.factory(*bound.args, **bound.kwargs)
 
 
 # --------------------------------------------------------------------------------------------

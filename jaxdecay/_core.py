@@ -17,56 +17,63 @@ runs it and wraps the closure in a :class:`Schedule`, which
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, ParamSpec
 
 import jax
+import jax.core
 import numpy as np
 
-__all__ = ["Schedule", "schedule_factory", "registry"]
+__all__ = ["Schedule", "ScheduleFn", "Registered", "schedule_factory", "registry", "registered"]
 
-# name -> public factory (decorated); name -> raw builder (validates, returns the closure).
-_FACTORIES: dict[str, Callable[..., Schedule]] = {}
-_BUILDERS: dict[str, Callable[..., Callable[[Any], jax.Array]]] = {}
-_SIGNATURES: dict[str, inspect.Signature] = {}
+P = ParamSpec("P")
+
+ScheduleFn = Callable[[jax.typing.ArrayLike], jax.Array]
+"""What a builder returns: the closure ``count -> value`` that a :class:`Schedule` wraps."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Registered:
+    """What the registry knows about one constructor name."""
+
+    name: str
+    """The registry name (``"cosine_decay"``, ``"torch.LinearLR"``)."""
+    factory: Callable[..., Schedule]
+    """The public constructor (binds, validates, returns a :class:`Schedule`)."""
+    builder: Callable[..., Callable[[Any], jax.Array]]
+    """The undecorated function: validates and returns the closure ``count -> value``."""
+    signature: inspect.Signature
+    """The constructor's signature (parameter names, kinds and defaults)."""
+
+    def build(self, arguments: Mapping[str, Any]) -> Callable[[Any], jax.Array]:
+        """Run the builder on stored arguments (``{parameter: value}``, ``*args`` as a tuple)."""
+        bound = inspect.BoundArguments(self.signature, dict(arguments))  # type: ignore[arg-type]
+        return self.builder(*bound.args, **bound.kwargs)
+
+
+_REGISTRY: dict[str, Registered] = {}
 
 
 def registry() -> Mapping[str, Callable[..., Schedule]]:
     """Every registered constructor (schedules and combinators), by name."""
-    return dict(_FACTORIES)
+    return {name: r.factory for name, r in _REGISTRY.items()}
 
 
-# --------------------------------------------------------------------------------------------
-# Calling a builder from stored arguments (handles *args parameters such as `multiply(*s)`).
-# --------------------------------------------------------------------------------------------
+def registered(name: str) -> Registered:
+    """The registry record of ``name``.
 
-
-def _call_with(name: str, args: Mapping[str, Any]) -> Any:
-    sig = _SIGNATURES[name]
-    fn = _BUILDERS[name]
-    pos: list[Any] = []
-    kw: dict[str, Any] = {}
-    has_var_pos = any(p.kind is p.VAR_POSITIONAL for p in sig.parameters.values())
-    for p in sig.parameters.values():
-        if p.name not in args:
-            continue
-        v = args[p.name]
-        if p.kind is p.VAR_POSITIONAL:
-            pos.extend(v)
-        elif p.kind is p.VAR_KEYWORD:
-            kw.update(v)
-        elif p.kind is p.POSITIONAL_ONLY or (p.kind is p.POSITIONAL_OR_KEYWORD and has_var_pos):
-            pos.append(v)
-        else:
-            kw[p.name] = v
-    return fn(*pos, **kw)
+    Raises:
+      KeyError: ``name`` is not a registered constructor.
+    """
+    return _REGISTRY[name]
 
 
 def _rebuild(name: str, args: dict[str, Any], passed: tuple[str, ...]) -> Schedule:
     # Used by pickle: the constructor runs again (and validates again).
-    return Schedule(name, args, passed, _call_with(name, args))
+    return Schedule(name, args, passed, _REGISTRY[name].build(args))
 
 
 # --------------------------------------------------------------------------------------------
@@ -159,11 +166,11 @@ class Schedule:
 
     def __call__(self, count: jax.typing.ArrayLike) -> jax.Array:
         if self._impl is None:  # rebuilt from a pytree: build the closure on first use
-            self._impl = _call_with(self._name, self._args)
+            self._impl = _REGISTRY[self._name].build(self._args)
         return self._impl(count)
 
     def __repr__(self) -> str:
-        sig = _SIGNATURES[self._name]
+        sig = _REGISTRY[self._name].signature
         parts = []
         for p in sig.parameters.values():
             if p.name not in self._passed:
@@ -191,7 +198,7 @@ class Schedule:
         args = {k: s.value for k, s in static}
         args.update(zip(dyn, children, strict=True))
         # Keep the constructor's argument order.
-        order = list(_SIGNATURES[name].parameters)
+        order = list(_REGISTRY[name].signature.parameters)
         args = {k: args[k] for k in order if k in args}
         return cls(name, args, passed, None)
 
@@ -240,25 +247,27 @@ def _fmt_value(v: Any) -> str:
     return repr(v)
 
 
-def schedule_factory(fn: Callable[..., Callable[[Any], jax.Array]]) -> Callable[..., Schedule]:
-    """Turn a builder (validates, returns ``count -> value``) into a public constructor."""
+def schedule_factory(fn: Callable[P, Callable[[Any], jax.Array]]) -> Callable[P, Schedule]:
+    """Turn a builder (validates, returns ``count -> value``) into a public constructor.
+
+    The constructor keeps the builder's parameters, for ``inspect`` (``functools.wraps``) and
+    for type checkers (``ParamSpec``), and returns a :class:`Schedule`. It is registered under
+    the builder's ``__name__``.
+    """
     name = fn.__name__
     sig = inspect.signature(fn)
 
     @functools.wraps(fn)
-    def factory(*args: Any, **kwargs: Any) -> Schedule:
+    def factory(*args: P.args, **kwargs: P.kwargs) -> Schedule:
         try:
             bound = sig.bind(*args, **kwargs)
         except TypeError as e:
             raise TypeError(f"{name}(): {e}. Parameters: {list(sig.parameters)}") from None
         passed = tuple(bound.arguments)
         bound.apply_defaults()
-        stored = dict(bound.arguments)
         impl = fn(*bound.args, **bound.kwargs)
-        return Schedule(name, stored, passed, impl)
+        return Schedule(name, bound.arguments, passed, impl)
 
     factory.__signature__ = sig  # type: ignore[attr-defined]
-    _FACTORIES[name] = factory
-    _BUILDERS[name] = fn
-    _SIGNATURES[name] = sig
+    _REGISTRY[name] = Registered(name, factory, fn, sig)
     return factory

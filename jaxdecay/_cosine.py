@@ -11,7 +11,7 @@ import numpy as np
 
 from jaxdecay import _limits
 from jaxdecay import _validate as v
-from jaxdecay._core import schedule_factory
+from jaxdecay._core import ScheduleFn, schedule_factory
 from jaxdecay._numeric import (
     as_count,
     dtypes,
@@ -34,7 +34,7 @@ __all__ = [
 ]
 
 
-def cosine_value(t, init, end, steps, exponent):
+def cosine_value(t, init, end, steps, exponent) -> jax.Array:
     """``end + (init - end) * (0.5 * (1 + cos(pi * min(t, T) / T))) ** exponent`` (floating)."""
     left = remaining(jnp.clip(t, 0, jnp.maximum(steps, 0)), steps)
     return end + (init - end) * safe_pow(half_cosine(left), exponent)
@@ -47,7 +47,7 @@ def cosine_decay_schedule(
     decay_steps: jax.typing.ArrayLike,
     alpha: jax.typing.ArrayLike = 0.0,
     exponent: jax.typing.ArrayLike = 1.0,
-):
+) -> ScheduleFn:
     r"""Cosine decay from ``init_value`` to ``alpha * init_value`` (Optax-compatible).
 
     .. math::
@@ -103,7 +103,7 @@ def cosine_decay(
     decay_steps: jax.typing.ArrayLike,
     end_value: jax.typing.ArrayLike = 0.0,
     exponent: jax.typing.ArrayLike = 1.0,
-):
+) -> ScheduleFn:
     r"""Cosine decay from ``init_value`` to ``end_value`` over ``decay_steps`` counts.
 
     .. math::
@@ -158,7 +158,7 @@ def cosine_decay(
 
 def warmup_cosine_value(
     count, init_value, peak_value, warmup_steps, decay_steps, end_value, exponent
-):
+) -> jax.Array:
     out, dt = dtypes(init_value, peak_value, warmup_steps, decay_steps, end_value, exponent)
     t = as_count(count)
     W = jnp.asarray(warmup_steps, dt)
@@ -201,7 +201,7 @@ def warmup_cosine_decay_schedule(
     decay_steps: jax.typing.ArrayLike,
     end_value: jax.typing.ArrayLike = 0.0,
     exponent: jax.typing.ArrayLike = 1.0,
-):
+) -> ScheduleFn:
     r"""Linear warmup, then cosine decay (Optax-compatible).
 
     .. math::
@@ -271,7 +271,7 @@ def _cycle_kwargs(i: int, kw: Any) -> dict[str, Any]:
 
 
 @schedule_factory
-def sgdr_schedule(cosine_kwargs: Iterable[Mapping[str, jax.typing.ArrayLike]]):
+def sgdr_schedule(cosine_kwargs: Iterable[Mapping[str, jax.typing.ArrayLike]]) -> ScheduleFn:
     r"""SGD with warm restarts: warmup-cosine cycles one after another (Optax-compatible).
 
     Cycle :math:`i` is :func:`warmup_cosine_decay_schedule` with ``cosine_kwargs[i]``, run on
@@ -336,7 +336,7 @@ def cosine_restarts(
     t_mul: jax.typing.ArrayLike = 2.0,
     m_mul: jax.typing.ArrayLike = 1.0,
     alpha: jax.typing.ArrayLike = 0.0,
-):
+) -> ScheduleFn:
     r"""Cosine decay with warm restarts (SGDR), exactly Keras ``CosineDecayRestarts``.
 
     Cycle :math:`i = 0, 1, \dots` lasts :math:`T_0 \, t_{mul}^i` counts and starts at

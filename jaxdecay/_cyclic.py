@@ -8,7 +8,7 @@ import numpy as np
 
 from jaxdecay import _limits
 from jaxdecay import _validate as v
-from jaxdecay._core import schedule_factory
+from jaxdecay._core import ScheduleFn, schedule_factory
 from jaxdecay._cosine import cosine_decay
 from jaxdecay._numeric import as_count, dtypes, floor_divmod, half_cosine, ramp, remaining, safe_pow
 from jaxdecay._piecewise import join_schedules
@@ -90,7 +90,7 @@ def linear_onecycle_schedule(
     pct_final: jax.typing.ArrayLike = 0.85,
     div_factor: jax.typing.ArrayLike = 25.0,
     final_div_factor: jax.typing.ArrayLike = 1e4,
-):
+) -> ScheduleFn:
     r"""Three linear phases: up to the peak, back down, then anneal (Optax-compatible).
 
     With :math:`N` = ``transition_steps``, :math:`P` = ``peak_value`` and :math:`I = P /`
@@ -149,7 +149,7 @@ def cosine_onecycle_schedule(
     pct_start: jax.typing.ArrayLike = 0.3,
     div_factor: jax.typing.ArrayLike = 25.0,
     final_div_factor: jax.typing.ArrayLike = 1e4,
-):
+) -> ScheduleFn:
     r"""One cycle with cosine phases: up to the peak, then down (Optax-compatible).
 
     With :math:`N` = ``transition_steps``, :math:`P` = ``peak_value`` and :math:`I = P /`
@@ -206,7 +206,7 @@ def one_cycle(
     div_factor: jax.typing.ArrayLike = 25.0,
     final_div_factor: jax.typing.ArrayLike = 1e4,
     three_phase: bool = False,
-):
+) -> ScheduleFn:
     r"""The 1cycle policy, with exactly PyTorch ``OneCycleLR``'s values.
 
     With :math:`N` = ``total_steps``, :math:`I` = ``max_value / div_factor`` and
@@ -303,7 +303,7 @@ def cyclic(
     step_size_down: jax.typing.ArrayLike | None = None,
     mode: str = "triangular",
     gamma: jax.typing.ArrayLike = 1.0,
-):
+) -> ScheduleFn:
     r"""Cyclical learning rate, with exactly PyTorch ``CyclicLR``'s values.
 
     With :math:`U` = ``step_size_up``, :math:`D` = ``step_size_down`` (default :math:`U`),

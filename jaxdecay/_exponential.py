@@ -7,7 +7,7 @@ import jax.numpy as jnp
 
 from jaxdecay import _limits
 from jaxdecay import _validate as v
-from jaxdecay._core import schedule_factory
+from jaxdecay._core import ScheduleFn, schedule_factory
 from jaxdecay._numeric import as_count, dtypes, floor_div, offset, ramp, safe_pow, saturate
 
 __all__ = [
@@ -37,7 +37,7 @@ def _progress(count, steps, dt, staircase, begin=0):
 
 def exponential_decay_value(
     count, init_value, transition_steps, decay_rate, transition_begin, staircase, end_value
-):
+) -> jax.Array:
     out, dt = dtypes(init_value, transition_steps, decay_rate, transition_begin, end_value)
     p, x = _progress(count, transition_steps, dt, staircase, transition_begin)
     init = jnp.asarray(init_value, dt)
@@ -67,7 +67,7 @@ def exponential_decay(
     transition_begin: jax.typing.ArrayLike = 0,
     staircase: bool = False,
     end_value: jax.typing.ArrayLike | None = None,
-):
+) -> ScheduleFn:
     r"""Exponential decay ``lr0 * gamma ** (t / decay_steps)`` (Optax-compatible).
 
     .. math::
@@ -128,7 +128,7 @@ def natural_exp_decay(
     decay_rate: jax.typing.ArrayLike,
     decay_steps: jax.typing.ArrayLike = 1,
     staircase: bool = False,
-):
+) -> ScheduleFn:
     r"""Natural exponential decay ``lr0 * exp(-beta * t)``.
 
     .. math::
@@ -176,7 +176,7 @@ def inverse_time_decay(
     decay_rate: jax.typing.ArrayLike,
     decay_steps: jax.typing.ArrayLike = 1,
     staircase: bool = False,
-):
+) -> ScheduleFn:
     r"""Inverse-time decay ``lr0 / (1 + delta * t)`` (Keras ``InverseTimeDecay``).
 
     .. math::
@@ -226,7 +226,7 @@ def inverse_sqrt_decay(
     init_value: jax.typing.ArrayLike,
     warmup_steps: jax.typing.ArrayLike,
     timescale: jax.typing.ArrayLike | None = None,
-):
+) -> ScheduleFn:
     r"""Linear warmup, then inverse-square-root decay (Hugging Face ``inverse_sqrt``).
 
     .. math::
@@ -290,7 +290,7 @@ def step_decay(
     init_value: jax.typing.ArrayLike,
     step_size: jax.typing.ArrayLike,
     gamma: jax.typing.ArrayLike = 0.1,
-):
+) -> ScheduleFn:
     r"""Step decay ``lr0 * gamma ** floor(t / S)`` (PyTorch ``StepLR``).
 
     .. math::

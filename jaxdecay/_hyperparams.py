@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import optax
+from optax.tree_utils import NamedTupleKey, tree_get_all_with_path
 
 from jaxdecay._plateau import ReduceOnPlateauState
 
 __all__ = ["hyperparams", "effective_learning_rate"]
 
-_INJECT_STATES = (optax.InjectHyperparamsState, optax.InjectStatefulHyperparamsState)
+_INJECT_NAMES = ("InjectHyperparamsState", "InjectStatefulHyperparamsState")
+_PLATEAU_NAMES = ("ReduceOnPlateauState", "ReduceLROnPlateauState")
 # Fields that only wrap another optimizer's state: they add nothing to a key's path.
 _WRAPPER_FIELDS = frozenset({"inner_state", "inner_opt_state", "inner_states"})
 
@@ -62,24 +62,58 @@ def _is_plateau_state(node: Any) -> bool:
     return contrib is not None and isinstance(node, contrib.ReduceLROnPlateauState)
 
 
-def _walk(node: Any, path: tuple[_Step, ...], out: list[_Entry]) -> None:
-    node = _unwrap(node)
-    if isinstance(node, _INJECT_STATES):
-        for name, value in _unwrap(node.hyperparams).items():
-            out.append(_Entry(str(name), path, jnp.asarray(_unwrap(value)), False))
-        _walk(node.inner_state, (*path, _Step("wrap", "inner_state")), out)
-    elif _is_plateau_state(node):
-        out.append(_Entry("scale", path, jnp.asarray(_unwrap(node.scale)), True))
-    elif isinstance(node, tuple) and hasattr(node, "_fields"):
-        for field in node._fields:
-            kind = "wrap" if field in _WRAPPER_FIELDS else "field"
-            _walk(getattr(node, field), (*path, _Step(kind, field)), out)
-    elif isinstance(node, tuple | list):
-        for i, child in enumerate(node):
-            _walk(child, (*path, _Step("seq", i)), out)
-    elif isinstance(node, Mapping):
-        for key, child in node.items():
-            _walk(child, (*path, _Step("key", key)), out)
+def _steps(state: Any, path: tuple[Any, ...]) -> tuple[tuple[int, ...], tuple[_Step, ...]]:
+    """A key path from ``optax.tree_utils`` as our steps, and its position in the state's order
+    (the index of each element among its siblings)."""
+    node, order, steps = state, [], []
+    for k in path:
+        if isinstance(k, NamedTupleKey):
+            order.append(node._fields.index(k.name))
+            kind = "wrap" if k.name in _WRAPPER_FIELDS else "field"
+            steps.append(_Step(kind, k.name))
+            node = getattr(node, k.name)
+        elif isinstance(k, jax.tree_util.SequenceKey):
+            order.append(k.idx)
+            steps.append(_Step("seq", k.idx))
+            node = node[k.idx]
+        elif isinstance(k, jax.tree_util.DictKey):
+            order.append(list(node).index(k.key))
+            steps.append(_Step("key", k.key))
+            node = node[k.key]
+        elif isinstance(k, jax.tree_util.GetAttrKey):  # a field of another pytree node
+            order.append(0)
+            steps.append(_Step("field", k.name))
+            node = getattr(node, k.name)
+        else:  # a child of a node without names (e.g. a flax.nnx variable): no element
+            order.append(k.key)
+            node = jax.tree_util.tree_leaves(node, is_leaf=lambda x, n=node: x is not n)[k.key]
+    return tuple(order), tuple(steps)
+
+
+def _entries(opt_state: Any) -> list[_Entry]:
+    """Every injected hyperparameter and plateau scale in the state, in the state's order.
+
+    ``optax.tree_utils.tree_get_all_with_path`` finds the states (at any depth, nested
+    ``inject_hyperparams`` included); their paths give the keys."""
+    state = _opt_state(opt_state)
+    found: list[tuple[tuple[int, ...], list[_Entry]]] = []
+    for path, value in tree_get_all_with_path(state, "hyperparams"):
+        if not (isinstance(path[-1], NamedTupleKey) and path[-1].tuple_name in _INJECT_NAMES):
+            continue
+        order, steps = _steps(state, path[:-1])
+        entries = [
+            _Entry(str(k), steps, jnp.asarray(_unwrap(v)), False) for k, v in _unwrap(value).items()
+        ]
+        found.append((order, entries))
+    for name in _PLATEAU_NAMES:
+        for path, node in tree_get_all_with_path(state, name):
+            if _is_plateau_state(node):
+                order, steps = _steps(state, path)
+                found.append(
+                    (order, [_Entry("scale", steps, jnp.asarray(_unwrap(node.scale)), True)])
+                )
+    found.sort(key=lambda f: f[0])
+    return [e for _, entries in found for e in entries]
 
 
 def _shown(path: tuple[_Step, ...]) -> tuple[str, ...]:
@@ -171,8 +205,7 @@ def hyperparams(opt_state: Any) -> dict[str, jax.Array]:
       learning_rate: 0.0800
       momentum: 0.9000
     """
-    entries: list[_Entry] = []
-    _walk(_opt_state(opt_state), (), entries)
+    entries = _entries(opt_state)
     return dict(zip(_keys(entries), (e.value for e in entries), strict=True))
 
 
@@ -232,8 +265,7 @@ def effective_learning_rate(opt_state: Any, *, key: str | None = None) -> jax.Ar
       >>> print(f"{float(jaxdecay.effective_learning_rate(state)):.3f}")
       0.050
     """
-    entries: list[_Entry] = []
-    _walk(_opt_state(opt_state), (), entries)
+    entries = _entries(opt_state)
     keys = _keys(entries)
     lrs = [
         (k, e)

@@ -1,18 +1,28 @@
 """Piecewise schedules whose boundaries live in arrays, and `join_schedules`.
 
-Every schedule here looks a count up in a sorted array of boundaries instead of unrolling a
-Python loop over them (Optax's ``piecewise_constant_schedule`` and ``join_schedules`` build one
-``where`` per boundary), so the traced program has a bounded size however many pieces there are:
+Every schedule here looks a count up in a sorted array of boundaries with :class:`Lookup`
+instead of unrolling a Python loop over them (Optax's ``piecewise_constant_schedule`` and
+``join_schedules`` build one ``where`` per boundary). The lookup is the same code for a scalar
+count, an array of counts and ``jax.vmap`` of a scalar count, and its traced program has the
+same operations for 1 or 1,000,000 boundaries:
 
-- up to ``_CHAIN_MAX`` (16) boundaries: a chain of ``select`` over the array entries (at most 16
-  selects; on CPU this is the fastest lookup for small tables, about 2x a binary search at n = 10);
-- more boundaries: a branchless binary search, ``_UNROLL`` (7) levels unrolled and any deeper
-  levels in a rolled ``fori_loop``, so the program is the same for 1,000 or 1,000,000 pieces.
+- a coarse level: ``_BLOCKS - 1`` (15) compare-and-selects against the last boundary of each
+  block of ``w`` boundaries (``w`` the smallest power of two with ``16 w > n``) find the block;
+- a fine level: a branchless binary search of ``log2(w)`` steps inside the block, in a
+  ``fori_loop`` unrolled ``_LEVELS`` (10) steps at a time (fully unrolled below 16,384
+  boundaries, a rolled loop of 10-step groups above);
+- one ``take`` per table at the index found.
 
-``jnp.searchsorted`` is not used: its default ``method="scan"`` runs a ``while`` loop over the
-whole count array (several times slower), ``"compare_all"`` materialises an ``N x n`` array, and
-``"scan_unrolled"`` grows with ``log2(n)`` and makes XLA constant-fold its first level (a gather of
-the whole count array) for seconds at compile time.
+The boundaries are padded with the largest value of their dtype. With 15 boundaries or fewer
+the coarse chain selects the tables' values too and is the whole lookup (a select chain is the
+fastest lookup on CPU for few boundaries); from 16 on every doubling of ``n`` adds one gather.
+The parts that do nothing for a given ``n`` (the value selects for ``n >= 16``, the gathers for
+``n <= 15``) are still traced, so that the jaxpr is the same for every ``n``, and written so that
+XLA removes them (``select(p, x, x)``, ``p & False``, ``x == x``). ``jnp.searchsorted`` is not
+used: its default ``method="scan"`` runs a ``while`` loop over the whole count array (several
+times slower), ``"compare_all"`` materialises an ``N x n`` array, and ``"scan_unrolled"`` grows
+with ``log2(n)`` in the jaxpr. An eager call (count and tables concrete) counts the same
+boundaries on the host, with ``np.searchsorted`` in the same dtype.
 """
 
 from __future__ import annotations
@@ -23,15 +33,18 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import jax
+import jax.core
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
 from jaxdecay import _validate as V
 from jaxdecay._core import schedule_factory
-from jaxdecay._numeric import as_count, float_dtype
+from jaxdecay._numeric import as_count, float_dtype, fraction, saturate
 
 __all__ = [
+    "Lookup",
+    "Values",
     "piecewise_constant",
     "piecewise_linear",
     "multistep_decay",
@@ -40,22 +53,45 @@ __all__ = [
     "join_schedules",
 ]
 
-# Boundaries up to which a select chain is used for arrays of counts; above, a binary search.
-_CHAIN_MAX = 16
-# Binary-search levels unrolled for arrays of counts; deeper levels run in a rolled loop.
-_UNROLL = 7
+Entries = jax.typing.ArrayLike | Sequence[jax.typing.ArrayLike]
+"""Boundaries or values: a list (or tuple) of numbers or scalar arrays, or a 1-D array."""
+
+# Blocks of the coarse level (a chain of _BLOCKS - 1 compare-and-selects).
+_BLOCKS = 16
+# Fine binary-search levels unrolled at a time; a deeper search (blocks of more than 2**_LEVELS
+# boundaries) is a rolled loop of such groups.
+_LEVELS = 10
 # Pieces up to which join_schedules uses lax.switch for a traced scalar count (only the active
 # piece runs). XLA compiles every branch of a conditional separately (about 80 ms each on CPU),
 # so beyond this every piece is evaluated and the active value selected, like Optax.
 _SWITCH_MAX = 8
-# Traced count arrays up to this size (a scalar count in a training step) use a fully rolled
-# binary search: the same program, and the same compile time, for any number of pieces.
-_SMALL = 64
 
 
 # --------------------------------------------------------------------------------------------
-# Lookup: tables[j][#(bounds <= t)], with a program size that does not grow with len(bounds).
+# Lookup: tables[j][#(bounds <= t)], with a program that does not grow with len(bounds).
 # --------------------------------------------------------------------------------------------
+
+
+def _wide(dtype: Any) -> np.dtype:
+    """``dtype``, with floats narrower than 32 bits (``bfloat16``, ``float16``) as ``float32``."""
+    dt = np.dtype(dtype)
+    if jnp.issubdtype(dt, jnp.floating) and dt.itemsize < 4:
+        return np.dtype(np.float32)
+    return dt
+
+
+def _common(a: Any, b: Any) -> np.dtype:
+    """The dtype in which a count and a boundary are compared or subtracted: their promotion,
+    at least ``float32`` when one is a float (integer counts stay exact), canonical for x64."""
+    return jax.dtypes.canonicalize_dtype(np.promote_types(_wide(a), _wide(b)))
+
+
+def _sub(a: Any, b: Any) -> jax.Array:
+    """``a - b`` in their :func:`_common` dtype (exact for integers, also under strict dtype
+    promotion)."""
+    a, b = jnp.asarray(a), jnp.asarray(b)
+    common = _common(a.dtype, b.dtype)
+    return a.astype(common) - b.astype(common)
 
 
 def _canonical(a: np.ndarray) -> np.ndarray:
@@ -65,91 +101,87 @@ def _canonical(a: np.ndarray) -> np.ndarray:
     return a.astype(np.float64)  # cast to the count's float dtype where compared
 
 
-class _Lookup:
-    """Sorted boundaries, prepared once, for ``table[#(bounds <= t)]`` lookups.
+class Lookup:
+    """``table[#(boundaries <= t)]`` (``side="right"``) or ``table[#(boundaries < t)]``
+    (``side="left"``, Keras' switch one count after the boundary) for tables of ``n + 1``
+    entries.
 
-    ``bounds`` is a NumPy array when concrete (then every table lookup reads literals, and
-    nothing is dispatched eagerly while tracing) or a JAX array when traced.
-
-    How a count is looked up (the program never grows with ``n = len(bounds)``):
-
-    - a traced scalar (or a small array, up to ``_SMALL`` counts): a branchless binary search in
-      a rolled ``fori_loop`` of ``ceil(log2(n + 1)) - 1`` iterations: the same program for 10 or
-      10,000 pieces;
-    - a large array and ``n <= _CHAIN_MAX``: a chain of ``n`` selects (fastest on CPU);
-    - a large array and larger ``n``: the binary search with up to ``_UNROLL`` levels unrolled
-      (one fused pass over the counts), deeper levels rolled.
+    ``boundaries`` is sorted: a list or 1-D array, kept as a NumPy array when concrete (every
+    level then reads literals, and nothing is dispatched eagerly while tracing) or as a JAX
+    array when an entry is traced. See the module
+    docstring for the algorithm: one code path for every kind of count, a traced program of the
+    same size for every ``n``.
     """
 
-    def __init__(self, bounds: Any):
-        self.bounds = bounds
-        self.n = n = int(bounds.shape[0])
-        self.k = k = n.bit_length()  # 2**k - 1 >= n entries after padding
-        xp = np if isinstance(bounds, np.ndarray) else jnp
-        if n:
-            pad = xp.broadcast_to(bounds[-1:], (2**k - 1 - n,))
-            self.padded = xp.concatenate([bounds, pad])
+    def __init__(self, boundaries: Any, side: str = "right"):
+        V.check_choice("side", side, ("left", "right"))
+        self.side = side
+        self.bounds = boundaries = _boundary_array(boundaries)
+        self.n = n = int(boundaries.shape[0])
+        self.depth = (n // _BLOCKS).bit_length()
+        self.width = 2**self.depth  # boundaries per block: _BLOCKS * width > n
 
-    def _search(self, t: jax.Array, unroll: int) -> jax.Array:
-        k, padded = self.k, self.padded
-        first = 2 ** (k - 1)
-        pos = jnp.where(padded[first - 1] <= t, first, 0).astype(jnp.int32)
-
-        def level(pos: jax.Array, step: Any) -> jax.Array:
-            probe = jnp.take(padded, pos + step - 1, mode="clip")
-            return jnp.where(probe <= t, pos + step, pos)
-
-        rolled = max(0, k - 1 - unroll)
-        if rolled:
-            pos = lax.fori_loop(
-                0, rolled, lambda i, p: level(p, jnp.left_shift(jnp.int32(1), k - 2 - i)), pos
-            )
-        for i in range(1 + rolled, k):
-            pos = level(pos, 2 ** (k - 1 - i))
-        return jnp.minimum(pos, self.n)
-
-    def __call__(self, tables: Sequence[Any], t: jax.Array) -> list[jax.Array]:
-        """``table[#(bounds <= t)]`` for each table (each of length ``n + 1``)."""
-        n, shape = self.n, jnp.shape(t)
+    def __call__(self, tables: Sequence[Any], count: jax.typing.ArrayLike) -> list[jax.Array]:
+        """Each table's entry at the index of ``count`` (any shape; broadcast like it)."""
+        n, w, depth = self.n, self.width, self.depth
+        t = jnp.asarray(count)
         if n == 0:
-            return [jnp.broadcast_to(jnp.asarray(tab[0]), shape) for tab in tables]
-        t = jnp.asarray(t)
-        common = jax.dtypes.canonicalize_dtype(np.promote_types(t.dtype, self.bounds.dtype))
-        if t.dtype != common or self.bounds.dtype != common:
-            # Compare in one explicit dtype (also under strict dtype promotion).
-            return _Lookup(self.bounds.astype(common))(tables, t.astype(common))
-        traced = isinstance(t, jax.core.Tracer)
-        if traced and np.size(t) <= _SMALL:
-            idx = self._search(t, unroll=0)
-        elif n <= _CHAIN_MAX:
-            outs = [jnp.broadcast_to(jnp.asarray(tab[0]), shape) for tab in tables]
-            for j in range(n):
-                hit = t >= self.bounds[j]
-                outs = [jnp.where(hit, tab[j + 1], o) for tab, o in zip(tables, outs, strict=True)]
-            return outs
-        else:
-            idx = self._search(t, unroll=_UNROLL if traced else self.k)
-        return [jnp.take(tab, idx, mode="clip") for tab in tables]
+            return [jnp.broadcast_to(jnp.asarray(tab[0]), t.shape) for tab in tables]
+        dt = _common(t.dtype, self.bounds.dtype)
+        if not any(isinstance(x, jax.core.Tracer) for x in (t, self.bounds, *tables)):
+            # Everything concrete (an eager call): the same count, on the host.
+            c = np.asarray(t).astype(dt)
+            idx = np.searchsorted(self.bounds.astype(dt), c, side=self.side)  # type: ignore[arg-type]
+            idx = np.where(np.isnan(c), 0, idx) if jnp.issubdtype(dt, jnp.floating) else idx
+            return [jnp.asarray(np.asarray(tab)[idx]) for tab in tables]
+        t = t.astype(dt)
+        # Padded to _BLOCKS * w entries with the largest value of dt (only the largest count can
+        # pass it, and the index is clamped to n).
+        xp: Any = np if isinstance(self.bounds, np.ndarray) else jnp
+        top = jnp.finfo(dt).max if jnp.issubdtype(dt, jnp.floating) else jnp.iinfo(dt).max
+        pad = xp.full((_BLOCKS * w - n,), top, dt)
+        padded = xp.concatenate([self.bounds.astype(dt), pad])
+        right = self.side == "right"
 
+        def passed(b: Any) -> jax.Array:
+            return t >= b if right else t > b
 
-def _sub(a: Any, b: Any) -> jax.Array:
-    """``a - b`` in their common dtype, cast explicitly (also under strict dtype promotion)."""
-    a, b = jnp.asarray(a), jnp.asarray(b)
-    common = jax.dtypes.canonicalize_dtype(np.promote_types(a.dtype, b.dtype))
-    return a.astype(common) - b.astype(common)
+        # Selects that change nothing are traced anyway, so that the program is the same for
+        # every n; XLA drops them (`select(p, x, x)`, `p & False`, `x == x`).
+        # With 15 boundaries or fewer the coarse level is the whole lookup, and it carries the
+        # tables' values along (no gather: a select chain is the fastest lookup on CPU).
+        carry = depth == 0
 
+        # Coarse: the block, from the last boundary of each block before it (a select chain).
+        pos = jnp.zeros(t.shape, jnp.int32)
+        vals = [jnp.broadcast_to(jnp.asarray(tab[0]), t.shape) for tab in tables]
+        for j in range(1, _BLOCKS):
+            hit = passed(padded[j * w - 1])
+            pos = lax.select(hit, lax.full_like(pos, j * w), pos)
+            keep = hit & carry
+            k = min(j * w, n)
+            vals = [
+                lax.select(keep, lax.full_like(v, tab[k]), v)
+                for tab, v in zip(tables, vals, strict=True)
+            ]
+        coarse = pos
 
-def _frac(t: jax.Array, start: jax.Array, length: jax.Array, dtype: Any) -> jax.Array:
-    """``clip((t - start) / length, 0, 1)``; a length of 0 counts as done. NaN-free gradients.
+        # Fine: a branchless binary search inside the block, `depth` steps of w/2, w/4, ..., 1
+        # (unrolled up to _LEVELS at a time, so a deeper search is a rolled loop).
+        table = jnp.asarray(padded)  # one constant, read by every step
 
-    ``t - start`` is taken before the cast to float, so integer counts and boundaries subtract
-    exactly even beyond float32's 2**24.
-    """
-    x = _sub(t, start).astype(dtype)
-    length = jnp.asarray(length).astype(dtype)
-    ok = length > 0
-    frac = jnp.where(ok, x / jnp.where(ok, length, 1), jnp.where(x >= 0, 1.0, 0.0))
-    return jnp.clip(frac, 0.0, 1.0).astype(dtype)
+        def level(i: jax.Array, pos: jax.Array) -> jax.Array:
+            step = jnp.right_shift(jnp.int32(w), i + 1)
+            probe = jnp.take(table, pos + step - 1, mode="clip")
+            return lax.select(passed(probe), pos + step, pos)
+
+        pos = lax.fori_loop(0, depth, level, pos, unroll=_LEVELS)
+        idx = jnp.minimum(pos, n)
+        done = (pos == coarse) & carry
+        return [
+            lax.select(done, v, jnp.take(tab, idx, mode="clip"))
+            for tab, v in zip(tables, vals, strict=True)
+        ]
 
 
 # --------------------------------------------------------------------------------------------
@@ -157,13 +189,10 @@ def _frac(t: jax.Array, start: jax.Array, length: jax.Array, dtype: Any) -> jax.
 # --------------------------------------------------------------------------------------------
 
 
-def _each(check: Callable[[str, Any], None], name: str, xs: Any) -> None:
-    """Run ``check`` on each entry of a list (naming ``name[i]``) or on a whole array."""
+def _all_concrete(xs: Any) -> bool:
     if isinstance(xs, list | tuple):
-        for i, x in enumerate(xs):
-            check(f"{name}[{i}]", x)
-    else:
-        check(name, xs)
+        return all(V.is_concrete(x) for x in xs)
+    return V.is_concrete(xs)
 
 
 def _as_array(xs: Any) -> jax.Array:
@@ -171,25 +200,16 @@ def _as_array(xs: Any) -> jax.Array:
     if isinstance(xs, list | tuple):
         if len(xs) == 0:
             return jnp.zeros((0,), jnp.int32)
-        if all(isinstance(x, numbers.Number) for x in xs):
-            return jnp.asarray(xs)
         return jnp.stack([jnp.asarray(x) for x in xs])
     return jnp.asarray(xs)
 
 
-def _all_concrete(xs: Any) -> bool:
-    if isinstance(xs, list | tuple):
-        return all(_all_concrete(x) for x in xs)
-    return V.is_concrete(xs)
+class Values:
+    """A list or 1-D array of hyperparameter values, held until a call fixes the dtype.
 
-
-class _Values:
-    """A list or array of hyperparameter values, held until a call fixes the dtype.
-
-    Concrete entries are kept as one float64 NumPy array (no per-entry dispatch: 10,000 pieces
-    cost nothing, and lookups read literals); traced ones as a JAX array. The dtype is chosen at
-    call time with :func:`float_dtype` (float64 under x64, float32 otherwise), from one
-    representative per kind of entry (``float_dtype`` over 10,000 entries would take 0.2 s).
+    Concrete entries are kept as one float64 NumPy array (converted once; lookups read
+    literals), traced ones as a JAX array. :meth:`dtype` is :func:`float_dtype` of the entries,
+    computed from one representative per kind of entry (Python float, float32 array, ...).
     """
 
     def __init__(self, xs: Any):
@@ -204,18 +224,28 @@ class _Values:
             self.src = _as_array(xs)
 
     def dtype(self, *extra: Any) -> Any:
+        """The result dtype: :func:`float_dtype` of the entries and ``extra``."""
         return float_dtype(*self.reps, *extra)
 
     def get(self, dtype: Any) -> Any:
+        """The values in ``dtype`` (NumPy when concrete)."""
         return self.src.astype(dtype)
 
 
-def _cumprod(first: Any, factors: Sequence[Any], dtype: Any) -> Any:
-    """``[first, first*f1, (first*f1)*f2, ...]`` in ``dtype`` (Optax's order of products)."""
-    if _all_concrete([first, *factors]):
-        arr = np.asarray([np.asarray(first).item(), *(np.asarray(f).item() for f in factors)])
-        return np.cumprod(arr.astype(dtype))
-    return jnp.cumprod(jnp.stack([jnp.asarray(v, dtype) for v in (first, *factors)]))
+def _cumprod(first: Any, factors: Any, dtype: Any) -> Any:
+    """``[first, first*f1, (first*f1)*f2, ...]`` in ``dtype`` (Optax's order of products),
+    saturated to the finite range of ``dtype``; a factor of 0 gives 0 from there on, also after
+    a saturated overflow (where ``inf * 0`` would be NaN)."""
+    concrete = isinstance(factors, np.ndarray) and V.is_concrete(first)
+    xp: Any = np if concrete else jnp
+    arr = xp.concatenate([xp.asarray(first).astype(dtype).reshape(1), factors.astype(dtype)])
+    with np.errstate(over="ignore", invalid="ignore"):
+        prod = xp.cumprod(arr)
+    zeroed = xp.cumsum(arr == 0) > 0
+    if concrete:
+        big = np.asarray(jnp.finfo(dtype).max, dtype)
+        return np.where(zeroed, np.zeros((), dtype), np.clip(prod, -big, big).astype(dtype))
+    return jnp.where(zeroed, jnp.zeros((), dtype), saturate(prod))
 
 
 def _static_key(key: Any) -> float | int:
@@ -247,33 +277,51 @@ def _static_key(key: Any) -> float | int:
         raise ValueError(f"{where} must be a finite step count")
     if key < 0:
         raise ValueError(f"{where} must be >= 0 (a step count), got {key!r}")
-    return int(key) if float(key).is_integer() and abs(key) < 2**31 else float(key)
+    num = float(key)
+    return int(num) if num.is_integer() and abs(num) < 2**31 else num
 
 
 def _boundaries_and_scales(
-    name: str, boundaries_and_scales: Mapping[Any, Any] | None
-) -> tuple[np.ndarray, list[Any]]:
-    """Sorted static boundaries (NumPy) and their scales, validated."""
+    boundaries_and_scales: Mapping[Any, Any] | None,
+) -> tuple[np.ndarray, Any, tuple[Any, ...]]:
+    """Sorted static boundaries (NumPy), their scales (float64 NumPy when all concrete, else a
+    JAX array) in that order, and the scales' :class:`Values` representatives; validated."""
     if boundaries_and_scales is None:
-        return np.zeros((0,), np.int32), []
+        boundaries_and_scales = {}
     if not isinstance(boundaries_and_scales, Mapping):
         raise TypeError(
             f"`boundaries_and_scales` must be a dict {{step: scale}} or None, got "
             f"{boundaries_and_scales!r}"
         )
-    items: dict[float | int, Any] = {}
-    for k, v in boundaries_and_scales.items():
-        key = _static_key(k)
-        if key in items:
-            raise ValueError(f"`boundaries_and_scales` has the step {key!r} twice (keys {k!r})")
-        V.check_nonnegative(f"boundaries_and_scales[{k!r}]", v)
-        items[key] = v
-    keys = sorted(items)
-    if all(isinstance(k, int) for k in keys):
-        bounds = np.asarray(keys, np.int32)
+    keys, scales = list(boundaries_and_scales), list(boundaries_and_scales.values())
+    V.check_entries("boundaries_and_scales", scales, low=0, labels=keys)
+    if all(type(k) is int for k in keys):  # the common case, checked at once
+        steps = np.asarray(keys, np.int64)
+        if steps.size and steps.min() < 0:
+            raise ValueError(
+                f"`boundaries_and_scales` key {int(steps.min())} must be >= 0 (a step count), got "
+                f"{int(steps.min())}"
+            )
     else:
-        bounds = np.asarray(keys, np.float32)
-    return bounds, [items[k] for k in keys]
+        read = [_static_key(k) for k in keys]
+        if len(set(read)) < len(read):
+            seen: dict[Any, Any] = {}
+            for k, r in zip(keys, read, strict=True):
+                if r in seen:
+                    raise ValueError(
+                        f"`boundaries_and_scales` has the step {r!r} twice (keys {seen[r]!r}, "
+                        f"{k!r})"
+                    )
+                seen[r] = k
+        steps = np.asarray(read, np.float64)
+    order = np.argsort(steps, kind="stable")
+    steps = steps[order]
+    if steps.size and np.all(steps == np.floor(steps)) and np.abs(steps).max() < 2**31:
+        bounds = steps.astype(np.int32)
+    else:
+        bounds = steps.astype(np.float32)
+    vals = Values([scales[i] for i in order])
+    return bounds, vals.src, vals.reps
 
 
 def _boundary_array(xs: Any) -> Any:
@@ -285,8 +333,7 @@ def _boundary_array(xs: Any) -> Any:
 
 def _sorted_boundaries(name: str, boundaries: Any, *, nonneg: bool = True) -> Any:
     V.check_sequence(name, boundaries)
-    _each(V.check_nonnegative if nonneg else V.check_number, name, boundaries)
-    V.check_increasing(name, boundaries, strict=True)
+    V.check_entries(name, boundaries, low=0 if nonneg else None, increasing=True)
     return _boundary_array(boundaries)
 
 
@@ -297,7 +344,7 @@ def _sorted_boundaries(name: str, boundaries: Any, *, nonneg: bool = True) -> An
 
 @schedule_factory
 def piecewise_constant(
-    boundaries: jax.typing.ArrayLike, values: jax.typing.ArrayLike
+    boundaries: Entries, values: Entries
 ) -> Callable[[jax.typing.ArrayLike], jax.Array]:
     r"""Piecewise constant schedule given by its values between boundaries.
 
@@ -309,8 +356,8 @@ def piecewise_constant(
     :math:`t` the count. The value switches *at* each boundary, like Optax's
     ``piecewise_constant_schedule`` (Keras' ``PiecewiseConstantDecay`` switches one step later).
 
-    The boundaries are held in an array and looked up with a select chain (up to 16 of them) or
-    a binary search, so the compiled program does not grow with the number of pieces.
+    The boundaries are held in an array and looked up with a select chain (up to 15 of them) and
+    a binary search beyond, so the compiled program does not grow with the number of pieces.
 
     Args:
       boundaries: the counts at which the value changes, strictly increasing and ``>= 0``; a list
@@ -339,9 +386,9 @@ def piecewise_constant(
     bounds = _sorted_boundaries("boundaries", boundaries)
     V.check_sequence("values", values, min_len=1)
     V.check_same_length("values", values, "boundaries", boundaries, offset=1)
-    _each(V.check_number, "values", values)
-    vals = _Values(values)
-    lookup = _Lookup(bounds)
+    V.check_entries("values", values)
+    vals = Values(values)
+    lookup = Lookup(bounds)
 
     def schedule(count: jax.typing.ArrayLike) -> jax.Array:
         t = as_count(count)
@@ -352,7 +399,7 @@ def piecewise_constant(
 
 @schedule_factory
 def piecewise_linear(
-    boundaries: jax.typing.ArrayLike, values: jax.typing.ArrayLike
+    boundaries: Entries, values: Entries
 ) -> Callable[[jax.typing.ArrayLike], jax.Array]:
     r"""Linear interpolation through the points ``(boundaries[i], values[i])``, flat outside.
 
@@ -392,11 +439,11 @@ def piecewise_linear(
     xs = _sorted_boundaries("boundaries", boundaries, nonneg=False)
     V.check_sequence("values", values, min_len=1)
     V.check_same_length("values", values, "boundaries", boundaries)
-    _each(V.check_number, "values", values)
-    vals = _Values(values)
+    V.check_entries("values", values)
+    vals = Values(values)
     n = vals.src.shape[0]
     # Segment i joins points i and i+1; it is found among the interior points.
-    lookup = _Lookup(xs[1:-1])
+    lookup = Lookup(xs[1:-1])
 
     def schedule(count: jax.typing.ArrayLike) -> jax.Array:
         t = as_count(count)
@@ -405,7 +452,7 @@ def piecewise_linear(
         if n == 1:
             return jnp.broadcast_to(jnp.asarray(ys[0]), jnp.shape(t))
         x0, x1, y0, y1 = lookup([xs[:-1], xs[1:], ys[:-1], ys[1:]], t)
-        f = _frac(t, x0, x1 - x0, dtype)
+        f = fraction(_sub(t, x0), 0, x1 - x0, dtype)
         return (1 - f) * y0 + f * y1
 
     return schedule
@@ -414,7 +461,7 @@ def piecewise_linear(
 @schedule_factory
 def multistep_decay(
     init_value: jax.typing.ArrayLike,
-    milestones: jax.typing.ArrayLike,
+    milestones: Entries,
     gamma: jax.typing.ArrayLike = 0.1,
 ) -> Callable[[jax.typing.ArrayLike], jax.Array]:
     r"""Multiply by ``gamma`` at each milestone (PyTorch ``MultiStepLR``).
@@ -454,16 +501,20 @@ def multistep_decay(
     V.check_number("init_value", init_value)
     V.check_nonnegative("gamma", gamma)
     V.check_sequence("milestones", milestones)
-    _each(V.check_nonnegative, "milestones", milestones)
+    V.check_entries("milestones", milestones, low=0)
     ms = _boundary_array(milestones)
     ms = np.sort(ms) if isinstance(ms, np.ndarray) else jnp.sort(ms)
     n = ms.shape[0]
-    lookup = _Lookup(ms)
+    lookup = Lookup(ms)
+    if V.is_concrete(gamma):
+        factors: Any = np.broadcast_to(np.asarray(gamma, np.float64), (n,))
+    else:
+        factors = jnp.broadcast_to(jnp.asarray(gamma), (n,))
 
     def schedule(count: jax.typing.ArrayLike) -> jax.Array:
         t = as_count(count)
         dtype = float_dtype(init_value, gamma)
-        return lookup([_cumprod(init_value, [gamma] * n, dtype)], t)[0]
+        return lookup([_cumprod(init_value, factors, dtype)], t)[0]
 
     return schedule
 
@@ -508,9 +559,8 @@ def piecewise_constant_schedule(
       ``optax.piecewise_constant_schedule``.
     """
     V.check_number("init_value", init_value)
-    bounds_np, scales = _boundaries_and_scales("piecewise_constant_schedule", boundaries_and_scales)
-    reps = _Values(scales).reps
-    lookup = _Lookup(bounds_np)
+    bounds_np, scales, reps = _boundaries_and_scales(boundaries_and_scales)
+    lookup = Lookup(bounds_np)
 
     def schedule(count: jax.typing.ArrayLike) -> jax.Array:
         t = as_count(count)
@@ -576,15 +626,12 @@ def piecewise_interpolate_schedule(
     """
     V.check_choice("interpolate_type", interpolate_type, ("linear", "cosine"))
     V.check_number("init_value", init_value)
-    bounds_np, scales = _boundaries_and_scales(
-        "piecewise_interpolate_schedule", boundaries_and_scales
-    )
-    reps = _Values(scales).reps
+    bounds_np, scales, reps = _boundaries_and_scales(boundaries_and_scales)
     interp = _linear_interpolate if interpolate_type == "linear" else _cosine_interpolate
     # Interval k runs from starts[k] for sizes[k] steps; the last one (k = n) holds v_n.
     starts_np = np.concatenate([np.zeros(1, bounds_np.dtype), bounds_np])
     sizes_np = np.concatenate([np.maximum(np.diff(starts_np), 1), np.ones(1, bounds_np.dtype)])
-    lookup = _Lookup(bounds_np)
+    lookup = Lookup(bounds_np)
 
     def schedule(count: jax.typing.ArrayLike) -> jax.Array:
         t = as_count(count)
@@ -592,7 +639,7 @@ def piecewise_interpolate_schedule(
         lo = _cumprod(init_value, scales, dtype)
         hi = (np if isinstance(lo, np.ndarray) else jnp).concatenate([lo[1:], lo[-1:]])
         start, size, a, b = lookup([starts_np, sizes_np, lo, hi], t)
-        pct = _frac(t, start, size, dtype)
+        pct = fraction(_sub(t, start), 0, size, dtype)
         return interp(a, b, pct).astype(dtype)
 
     return schedule
@@ -601,7 +648,7 @@ def piecewise_interpolate_schedule(
 @schedule_factory
 def join_schedules(
     schedules: Sequence[Callable[[jax.typing.ArrayLike], jax.typing.ArrayLike]],
-    boundaries: jax.typing.ArrayLike,
+    boundaries: Entries,
 ) -> Callable[[jax.typing.ArrayLike], jax.Array]:
     r"""Run schedules one after another, each from its own step 0 (Optax semantics).
 
@@ -652,7 +699,7 @@ def join_schedules(
     V.check_same_length("boundaries", boundaries, "schedules", schedules, offset=-1)
     pieces = list(schedules)
     n = len(pieces)
-    lookup = _Lookup(bounds)
+    lookup = Lookup(bounds)
     xp = np if isinstance(bounds, np.ndarray) else jnp
     tables = [np.arange(n, dtype=np.int32), xp.concatenate([xp.zeros(1, bounds.dtype), bounds])]
 
@@ -660,7 +707,7 @@ def join_schedules(
 
     def out_dtype(count_dtype: Any) -> Any:
         """The common float dtype of the pieces' outputs (abstract evaluation, cached)."""
-        key = (np.dtype(count_dtype), bool(jax.config.jax_enable_x64))
+        key = (np.dtype(count_dtype), jax.dtypes.canonicalize_dtype(np.float64))
         if key not in dtypes:
             spec = jax.ShapeDtypeStruct((), count_dtype)
             dtypes[key] = jnp.result_type(

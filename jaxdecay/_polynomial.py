@@ -7,7 +7,7 @@ import jax.numpy as jnp
 
 from jaxdecay import _limits
 from jaxdecay import _validate as v
-from jaxdecay._core import schedule_factory
+from jaxdecay._core import ScheduleFn, schedule_factory
 from jaxdecay._numeric import (
     as_count,
     dtypes,
@@ -24,7 +24,7 @@ __all__ = ["constant_schedule", "linear_schedule", "polynomial_schedule", "polyn
 
 @schedule_factory
 @_limits.scalar_arguments()
-def constant_schedule(value: jax.typing.ArrayLike):
+def constant_schedule(value: jax.typing.ArrayLike) -> ScheduleFn:
     r"""A schedule that always returns ``value`` (Optax's ``constant_schedule``).
 
     .. math::
@@ -87,7 +87,7 @@ def polynomial_schedule(
     power: jax.typing.ArrayLike,
     transition_steps: jax.typing.ArrayLike,
     transition_begin: jax.typing.ArrayLike = 0,
-):
+) -> ScheduleFn:
     r"""Polynomial transition from ``init_value`` to ``end_value`` (Optax-compatible).
 
     .. math::
@@ -141,7 +141,7 @@ def linear_schedule(
     end_value: jax.typing.ArrayLike,
     transition_steps: jax.typing.ArrayLike,
     transition_begin: jax.typing.ArrayLike = 0,
-):
+) -> ScheduleFn:
     r"""Linear transition from ``init_value`` to ``end_value`` (Optax-compatible).
 
     .. math::
@@ -187,7 +187,7 @@ def polynomial_decay(
     power: jax.typing.ArrayLike = 1.0,
     end_value: jax.typing.ArrayLike = 0.0,
     cycle: bool = False,
-):
+) -> ScheduleFn:
     r"""Polynomial decay ``lr0 * (1 - t/T) ** gamma`` (Keras ``PolynomialDecay``).
 
     .. math::

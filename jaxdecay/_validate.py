@@ -15,15 +15,20 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import jax
+import jax.core
+import jax.numpy as jnp
 import numpy as np
 
 __all__ = [
     "is_concrete",
     "concrete_value",
+    "check_entries",
     "check_number",
     "check_positive",
     "check_nonnegative",
     "check_range",
+    "check_bool",
+    "check_sequence",
     "check_increasing",
     "check_choice",
     "check_callable",
@@ -38,6 +43,13 @@ def _fmt(x: Any) -> str:
             return repr(x.item())
         return repr(x.tolist())
     return repr(x)
+
+
+def _is_real(dtype: Any) -> bool:
+    """An integer or floating dtype, JAX's own (``bfloat16``, ``float8_*``) included."""
+    return dtype != np.bool_ and (
+        jnp.issubdtype(dtype, jnp.integer) or jnp.issubdtype(dtype, jnp.floating)
+    )
 
 
 def is_concrete(x: Any) -> bool:
@@ -59,12 +71,10 @@ def concrete_value(name: str, x: Any) -> np.ndarray | None:
     if isinstance(x, numbers.Number):
         if isinstance(x, complex):
             raise TypeError(f"`{name}` must be a real number, got {x!r}")
-        arr = np.asarray(float(x), dtype=np.float64)
+        arr = np.asarray(x, dtype=np.float64)
     elif isinstance(x, np.ndarray | np.generic | jax.Array):
         arr = np.asarray(x)
-        if arr.dtype == np.bool_ or not (
-            np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)
-        ):
+        if not _is_real(arr.dtype):
             raise TypeError(f"`{name}` must be a real number or array, got dtype {arr.dtype}")
         arr = arr.astype(np.float64)
     else:
@@ -121,27 +131,75 @@ def check_range(
         )
 
 
-def check_increasing(name: str, xs: Sequence[Any] | Any, *, strict: bool = True) -> None:
-    """Each concrete neighbour pair of ``xs`` increases (strictly by default)."""
-    if not is_concrete(xs):
-        return
-    if isinstance(xs, np.ndarray | jax.Array):
-        if np.ndim(xs) != 1:
-            raise ValueError(f"`{name}` must be one-dimensional, got shape {np.shape(xs)}")
-        vals = [concrete_value(name, v) for v in np.asarray(xs)]
-    else:
-        vals = [concrete_value(name, v) for v in xs]
-    for i in range(len(vals) - 1):
-        a, b = vals[i], vals[i + 1]
-        if a is None or b is None:
-            continue
-        if (strict and np.any(b <= a)) or (not strict and np.any(b < a)):
-            word = "strictly increasing" if strict else "non-decreasing"
-            shown = [None if v is None else v.tolist() for v in vals]
+def _entries(name: str, xs: Any) -> tuple[np.ndarray, np.ndarray, Callable[[int], Any]]:
+    """The entries of a list or 1-D array as float64 (traced ones as 0), which are concrete, and
+    a function giving entry ``i`` as the caller wrote it (for messages). One NumPy conversion for
+    a list of numbers or a concrete array; a per-entry conversion only when some entry is traced.
+    """
+    if isinstance(xs, np.ndarray | jax.Array) and is_concrete(xs):
+        arr = np.asarray(xs).reshape(-1)
+        if not _is_real(arr.dtype):
+            raise TypeError(f"`{name}` must be a real number or array, got dtype {arr.dtype}")
+        return arr.astype(np.float64), np.ones(arr.shape, bool), lambda i: arr[i].item()
+    items = list(xs) if isinstance(xs, list | tuple) else [xs]
+    if all(type(x) is int or type(x) is float for x in items):
+        vals = np.asarray(items, np.float64).reshape(-1)
+        return vals, np.ones(vals.shape, bool), items.__getitem__
+    known = np.asarray([is_concrete(x) for x in items], bool)
+    vals = np.zeros(len(items))
+    for i, x in enumerate(items):
+        v = concrete_value(f"{name}[{i}]", x)
+        if v is not None:
+            if v.ndim != 0:
+                raise TypeError(f"`{name}[{i}]` must be a scalar, got shape {v.shape}")
+            vals[i] = v
+    return vals, known, lambda i: np.asarray(items[i]).item()
+
+
+def check_entries(
+    name: str,
+    xs: Any,
+    *,
+    low: float | None = None,
+    finite: bool = True,
+    increasing: bool = False,
+    labels: Sequence[Any] | None = None,
+) -> None:
+    """Check every concrete entry of a list or 1-D array at once (vectorised).
+
+    In order, for each entry: not NaN, finite (unless ``finite=False``), ``>= low``; the first
+    entry that fails is named (``boundaries[3]``, or ``name[label]`` with ``labels``). Then, with
+    ``increasing``, each concrete neighbour pair must increase strictly. Traced entries pass.
+    """
+    vals, known, entry = _entries(name, xs)
+
+    def where(i: int) -> str:
+        return f"`{name}[{labels[i]!r}]`" if labels is not None else f"`{name}[{i}]`"
+
+    checks: list[tuple[np.ndarray, str]] = [(np.isnan(vals), "must not be NaN")]
+    if finite:
+        checks.append((np.isinf(vals), "must be finite"))
+    if low is not None:
+        checks.append((vals < low, f"must be >= {low:g}"))
+    bad = [known & mask for mask, _ in checks]
+    if any(b.any() for b in bad):
+        i = min(int(np.argmax(b)) for b in bad if b.any())
+        msg = next(m for b, (_, m) in zip(bad, checks, strict=True) if b[i])
+        raise ValueError(f"{where(i)} {msg}, got {entry(i)!r}")
+    if increasing and vals.size > 1:
+        pair = known[:-1] & known[1:] & (vals[1:] <= vals[:-1])
+        if pair.any():
+            i = int(np.argmax(pair))
+            shown = repr(vals.tolist()) if vals.size <= 20 else f"{vals.size} entries"
             raise ValueError(
-                f"`{name}` must be {word}, got {shown} (entries {i} and {i + 1}: {a.tolist()}, "
-                f"{b.tolist()})"
+                f"`{name}` must be strictly increasing, got {shown} (entries {i} and {i + 1}: "
+                f"{vals[i]!r}, {vals[i + 1]!r})"
             )
+
+
+def check_increasing(name: str, xs: Any) -> None:
+    """Each concrete neighbour pair of the list or 1-D array ``xs`` increases strictly."""
+    check_entries(name, xs, finite=False, increasing=True)
 
 
 def check_choice(name: str, x: Any, choices: Sequence[str]) -> None:
@@ -172,8 +230,8 @@ def check_schedule_list(name: str, xs: Any, *, min_len: int = 1) -> None:
         check_callable(f"{name}[{i}]", s)
 
 
-def check_same_length(name_a: str, a: Sized, name_b: str, b: Sized, offset: int = 0) -> None:
-    """``len(a) == len(b) + offset``."""
+def check_same_length(name_a: str, a: Any, name_b: str, b: Any, offset: int = 0) -> None:
+    """``len(a) == len(b) + offset`` (lists, tuples or arrays: checked after `check_sequence`)."""
     if len(a) != len(b) + offset:
         extra = f" + {offset}" if offset else ""
         raise ValueError(
@@ -191,7 +249,3 @@ def check_sequence(name: str, xs: Any, *, min_len: int = 0) -> None:
         raise TypeError(f"`{name}` must be a list or a 1-D array, got {xs!r}")
     if n < min_len:
         raise ValueError(f"`{name}` must have at least {min_len} entries, got {n}")
-
-
-Sized = Any
-Check = Callable[[str, Any], None]

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 
 from jaxdecay import _limits
 from jaxdecay import _validate as v
-from jaxdecay._core import schedule_factory
+from jaxdecay._core import ScheduleFn, schedule_factory
 from jaxdecay._exponential import exponential_decay_value
 from jaxdecay._numeric import as_count, dtypes, half_cosine, offset, ramp, remaining
 
@@ -24,7 +24,7 @@ def warmup_constant_schedule(
     init_value: jax.typing.ArrayLike,
     peak_value: jax.typing.ArrayLike,
     warmup_steps: jax.typing.ArrayLike,
-):
+) -> ScheduleFn:
     r"""Linear warmup to ``peak_value``, then constant (Optax-compatible).
 
     .. math::
@@ -76,7 +76,7 @@ def warmup_exponential_decay_schedule(
     transition_begin: jax.typing.ArrayLike = 0,
     staircase: bool = False,
     end_value: jax.typing.ArrayLike | None = None,
-):
+) -> ScheduleFn:
     r"""Linear warmup, then :func:`exponential_decay` from the peak (Optax-compatible).
 
     .. math::
@@ -157,7 +157,7 @@ def warmup_stable_decay(
     init_value: jax.typing.ArrayLike = 0.0,
     end_value: jax.typing.ArrayLike = 0.0,
     decay_type: str = "linear",
-):
+) -> ScheduleFn:
     r"""Warmup-stable-decay (WSD): linear warmup, a constant plateau, then a short decay.
 
     .. math::

@@ -104,7 +104,7 @@ def test_parse_errors_are_clear(text, pattern):
 
 def test_parse_never_evaluates():
     marker = []
-    jd._core._FACTORIES  # noqa: B018 - the registry exists
+    assert jd._core.registered("cosine_decay").factory is jd.cosine_decay
     with pytest.raises(jd.ParseError):
         jd.parse("cosine_decay(0.1, [marker.append(1)])")
     assert marker == []
@@ -160,3 +160,51 @@ def test_array_hyperparameters_broadcast_with_counts(build):
         np.testing.assert_allclose(
             np.asarray(out[:, j]), np.asarray(build(v)(jnp.arange(4))), rtol=1e-6
         )
+
+
+def test_registry_record_per_name():
+    rec = jd._core.registered("multiply")
+    assert rec.name == "multiply" and rec.factory is jd.multiply
+    assert list(rec.signature.parameters) == ["schedules"]
+    # A stored `*schedules` rebuilds through inspect.BoundArguments (pickle, pytree unflatten).
+    s = jd.multiply(jd.constant_schedule(2.0), jd.step_decay(1.0, 10, 0.5))
+    assert float(rec.build(s.arguments)(15)) == float(s(15)) == 1.0
+    assert float(pickle.loads(pickle.dumps(s))(15)) == 1.0
+    with pytest.raises(KeyError):
+        jd._core.registered("cosine")
+
+
+_PYRIGHT_SNIPPET = """
+import jaxdecay
+from jaxdecay.compat import torch
+
+ok = jaxdecay.cosine_decay(0.1, decay_steps=1000)
+bad = jaxdecay.cosine_decay(0.1, decay_step=1000)
+also_bad = torch.LinearLR(0.1, total_iter=5)
+reveal_type(ok)
+"""
+
+
+def test_type_checkers_see_every_constructors_parameters(tmp_path):
+    # schedule_factory is typed with ParamSpec: a misspelled keyword is a type error, and the
+    # result is a Schedule (not `(...) -> Schedule`).
+    import shutil
+    import subprocess
+
+    pyright = shutil.which("pyright")
+    if pyright is None:
+        pytest.skip("pyright is not installed")
+    import pathlib
+
+    root = pathlib.Path(jd.__file__).resolve().parents[1]
+    (tmp_path / "snippet.py").write_text(_PYRIGHT_SNIPPET)
+    (tmp_path / "pyrightconfig.json").write_text(
+        json.dumps({"extraPaths": [str(root)], "typeCheckingMode": "basic"})
+    )
+    out = subprocess.run(
+        [pyright, "snippet.py"], cwd=tmp_path, capture_output=True, text=True, timeout=600
+    ).stdout
+    assert 'No parameter named "decay_step"' in out, out
+    assert 'No parameter named "total_iter"' in out, out
+    assert 'Type of "ok" is "Schedule"' in out, out
+    assert "snippet.py:5:" not in out, out  # the correct call type-checks

@@ -158,8 +158,10 @@ def test_multistep_decay_traced_milestones_are_sorted_inside():
 # --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("n", [1, 2, 16, 17, 128, 300, 2000])
+@pytest.mark.parametrize("n", [1, 2, 15, 16, 17, 128, 300, 2000, 20_000])
 def test_piecewise_constant_lookup_for_every_size(n):
+    # 15: the coarse select chain alone; 16 on: blocks and a binary search in them; 20,000:
+    # blocks of 2,048, deeper than the unrolled levels (the rest in a rolled loop).
     rng = np.random.default_rng(n)
     bounds = np.sort(rng.choice(10**5, size=n, replace=False)).astype(np.int32)
     values = rng.uniform(0, 1, n + 1).astype(np.float32)
@@ -167,11 +169,12 @@ def test_piecewise_constant_lookup_for_every_size(n):
     t = np.concatenate([bounds - 1, bounds, bounds + 1, [0, 10**5, 2**31 - 1]]).clip(0)
     t = t.astype(np.int32)
     want = values[np.searchsorted(bounds, t, side="right")]
-    big = np.resize(t, max(t.size, _piecewise._SMALL + 1))  # the array path
+    big = np.resize(t, max(t.size, 100))  # an array of counts
     big_want = values[np.searchsorted(bounds, big, side="right")]
     np.testing.assert_array_equal(s(t), want)  # eager
     np.testing.assert_array_equal(jax.jit(s)(big), big_want)
-    small = jax.jit(s)  # traced scalar: the rolled binary search
+    np.testing.assert_array_equal(jax.jit(jax.vmap(s))(big), big_want)  # vmap of a scalar count
+    small = jax.jit(s)  # traced scalar
     for c in t[:: max(1, t.size // 12)]:
         assert float(small(c)) == values[np.searchsorted(bounds, c, side="right")]
     np.testing.assert_array_equal(jax.jit(s)(t[:8].astype(np.float32)), want[:8])
@@ -227,11 +230,13 @@ def test_join_schedules_switches_exactly_at_each_boundary():
         jd.piecewise_linear([0, 20], [0.1, 0.0]),
     ]
     s = jd.join_schedules(pieces, [10, 60])
-    for fn in (s, jax.jit(s)):
-        assert float(fn(9)) == float(pieces[0](9))
-        assert float(fn(10)) == float(pieces[1](0))
-        assert float(fn(59)) == float(pieces[1](49))
-        assert float(fn(60)) == float(pieces[2](0))
+    # Each piece evaluated the way the join is (eager or under jit: XLA may round a piece's own
+    # formula one ulp differently under jit).
+    for fn, mode in ((s, lambda f: f), (jax.jit(s), jax.jit)):
+        assert float(fn(9)) == float(mode(pieces[0])(9))
+        assert float(fn(10)) == float(mode(pieces[1])(0))
+        assert float(fn(59)) == float(mode(pieces[1])(49))
+        assert float(fn(60)) == float(mode(pieces[2])(0))
         # These pieces meet: the joined curve is continuous (no jump beyond one step's change).
         t = jnp.arange(0, 100)
         assert float(jnp.max(jnp.abs(jnp.diff(fn(t))))) <= 0.1 + 1e-6
@@ -446,3 +451,91 @@ def test_join_schedules_with_many_pieces_selects_under_jit():
     ours, theirs = jax.jit(jd.join_schedules(pieces, bounds)), optax.join_schedules(pieces, bounds)
     for c in (0, 6, 7, 8, 13, 14, 50, 76, 77, 200):
         np.testing.assert_allclose(float(ours(c)), float(theirs(c)), rtol=1e-6)
+
+
+# --------------------------------------------------------------------------------------------
+# Count dtypes and overflow (regressions).
+# --------------------------------------------------------------------------------------------
+
+
+def _piecewise_family():
+    from jaxdecay.compat import keras, torch
+
+    return {
+        "piecewise_constant": (jd.piecewise_constant([10, 300], [1.0, 0.5, 0.25]), 0.5),
+        "piecewise_linear": (jd.piecewise_linear([0, 20], [1.0, 0.0]), 0.4),
+        "multistep_decay": (jd.multistep_decay(1.0, [10, 300], 0.5), 0.5),
+        "piecewise_constant_schedule": (jd.piecewise_constant_schedule(1.0, {10: 0.5}), 0.5),
+        "piecewise_interpolate_schedule": (
+            jd.piecewise_interpolate_schedule("linear", 1.0, {10: 0.5, 20: 0.5}),
+            0.45,
+        ),
+        "join_schedules": (
+            jd.join_schedules([jd.constant_schedule(1.0), jd.linear_schedule(1.0, 0.0, 10)], [10]),
+            0.8,
+        ),
+        "keras.PiecewiseConstantDecay": (keras.PiecewiseConstantDecay([11], [1.0, 0.5]), 0.5),
+        "torch.MultiStepLR": (torch.MultiStepLR(1.0, [10, 300], 0.5), 0.5),
+    }
+
+
+@pytest.mark.parametrize("dtype", [jnp.bfloat16, jnp.float16])
+def test_low_precision_float_counts_work_in_the_piecewise_family(dtype):
+    # They raised DTypePromotionError: the count is compared and subtracted in float32.
+    count = jnp.asarray(12, dtype)
+    for name, (s, want) in _piecewise_family().items():
+        for fn in (s, jax.jit(s)):
+            got = fn(count)
+            assert got.dtype == jnp.float32, name
+            assert float(got) == pytest.approx(want, rel=1e-6), name
+        assert float(s(jnp.asarray([12], dtype))[0]) == float(s(12)), name
+
+
+def test_growth_saturates_to_the_largest_finite_value():
+    big = float(jnp.finfo(jnp.float32).max)
+    s = jd.multistep_decay(1.0, [10] * 40, gamma=10.0)  # 10**40 overflows float32
+    for fn in (s, jax.jit(s)):
+        assert float(fn(20)) == big
+        assert float(fn(9)) == 1.0
+    s = jd.piecewise_constant_schedule(1.0, {i: 10.0 for i in range(1, 41)})
+    for fn in (s, jax.jit(s)):
+        out = np.asarray(fn(jnp.arange(50)))
+        assert np.isfinite(out).all()
+        assert float(out[45]) == big
+        np.testing.assert_allclose(out[:30], 10.0 ** np.minimum(np.arange(30), 40), rtol=1e-6)
+    # A scale of 0 after an overflow gives 0 (not inf * 0 = NaN), also for traced scales.
+    bas = {1: 1e30, 2: 1e30, 3: 0.0, 4: 2.0}
+    want = [1.0, 1e30, big, 0.0, 0.0]
+    np.testing.assert_allclose(jd.piecewise_constant_schedule(1.0, bas)(jnp.arange(5)), want)
+    traced = jax.jit(lambda z: jd.piecewise_constant_schedule(1.0, {**bas, 3: z})(jnp.arange(5)))
+    np.testing.assert_allclose(traced(0.0), want)
+    out = jd.piecewise_interpolate_schedule("cosine", 1.0, {i: 10.0 for i in range(1, 41)})(45)
+    assert float(out) == big
+
+
+def test_low_precision_hyperparameters_are_accepted_when_concrete():
+    # Concrete bfloat16 entries were refused ("got dtype bfloat16") while traced ones worked.
+    bf = jnp.bfloat16
+    s = jd.piecewise_constant(np.asarray([10, 20], bf), [jnp.asarray(1.0, bf), 0.5, 0.25])
+    assert [float(s(t)) for t in (0, 10, 25)] == [1.0, 0.5, 0.25]
+    with pytest.raises(ValueError, match=r"`values\[1\]` must not be NaN"):
+        jd.piecewise_constant([10], [1.0, jnp.asarray(np.nan, bf)])
+    m = jd.multistep_decay(jnp.asarray(1.0, bf), [5], jnp.asarray(0.5, bf))
+    assert float(m(7)) == 0.5
+    assert m(7).dtype == jax.jit(m)(7).dtype == jax.vmap(m.__call__)(jnp.asarray([7])).dtype
+
+
+def test_validation_is_one_pass_for_many_pieces():
+    # 100,000 boundaries: checked and converted in NumPy (this took seconds entry by entry).
+    import time
+
+    b = np.arange(1, 100_001) * 3
+    start = time.perf_counter()
+    s = jd.piecewise_constant(b.tolist(), np.linspace(1, 0, b.size + 1).tolist())
+    p = jd.piecewise_constant_schedule(1.0, {int(k): 0.9999 for k in b})
+    elapsed = time.perf_counter() - start
+    assert float(s(b[500])) == pytest.approx(1 - 501 / b.size, rel=1e-5)
+    assert float(p(4)) == pytest.approx(0.9999, rel=1e-6)
+    assert elapsed < 2.0, elapsed
+    with pytest.raises(ValueError, match=r"`boundaries\[70000\]` must be >= 0, got -1"):
+        jd.piecewise_constant([*b[:70000].tolist(), -1], [0.0] * 70002)

@@ -21,8 +21,6 @@ import jaxdecay as jd
 from jaxdecay.compat import keras as kc
 from jaxdecay.compat import torch as tc
 
-ISSUE11 = pytest.mark.xfail(strict=True, reason="fixed on branch issue11")
-
 # One jitted evaluator for every schedule: the schedule is a pytree argument.
 _JIT = jax.jit(lambda s, t: s(t))
 
@@ -169,13 +167,11 @@ def test_cosine_restarts_growing_heights_saturate():
     assert all(math.isfinite(x) and x == FMAX for x in out), out
 
 
-@ISSUE11
 def test_multistep_decay_growth_saturates():
     out = both(jd.multistep_decay(1.0, [10] * 40, gamma=10.0), 20)
     assert all(math.isfinite(x) for x in out), out
 
 
-@ISSUE11
 def test_piecewise_constant_schedule_growth_saturates():
     out = both(jd.piecewise_constant_schedule(1.0, {i: 10.0 for i in range(1, 41)}), 45)
     assert all(math.isfinite(x) for x in out), out
@@ -267,10 +263,9 @@ def test_decimal_and_fraction_are_refused_at_construction(x):
         jd.cosine_decay(x, 10)
 
 
-# 10. concrete bfloat16 hyperparameters (fixed on issue11) ------------------------------------
+# 10. concrete bfloat16 hyperparameters ------------------------------------
 
 
-@ISSUE11
 def test_concrete_bfloat16_hyperparameters_are_accepted():
     s = jd.cosine_decay(jnp.asarray(0.5, jnp.bfloat16), 10)
     assert s(0).dtype == jnp.bfloat16

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ParamSpec
+
+import jax
 
 from jaxdecay._core import Schedule, schedule_factory
 
+P = ParamSpec("P")
 
-def registered(library: str) -> Callable[[Callable[..., Any]], Callable[..., Schedule]]:
+
+def registered(
+    library: str,
+) -> Callable[[Callable[P, Callable[[Any], jax.Array]]], Callable[P, Schedule]]:
     """``schedule_factory`` with the registry name ``<library>.<function name>``.
 
     The dotted name is what ``repr`` shows and what :func:`jaxdecay.to_config`,
@@ -17,7 +23,7 @@ def registered(library: str) -> Callable[[Callable[..., Any]], Callable[..., Sch
     constructor, the function's ``__name__`` is its registry name (``__qualname__`` stays plain).
     """
 
-    def deco(fn: Callable[..., Any]) -> Callable[..., Schedule]:
+    def deco(fn: Callable[P, Callable[[Any], jax.Array]]) -> Callable[P, Schedule]:
         fn.__name__ = f"{library}.{fn.__name__}"
         return schedule_factory(fn)
 

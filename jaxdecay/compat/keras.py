@@ -29,10 +29,11 @@ import numpy as np
 
 from jaxdecay import _limits
 from jaxdecay import _validate as v
+from jaxdecay._core import Schedule, ScheduleFn
 from jaxdecay._cosine import cosine_decay_schedule, cosine_restarts, warmup_cosine_decay_schedule
 from jaxdecay._exponential import exponential_decay, inverse_time_decay
 from jaxdecay._numeric import as_count
-from jaxdecay._piecewise import _boundary_array, _Lookup, _Values
+from jaxdecay._piecewise import Lookup, Values
 from jaxdecay._polynomial import polynomial_decay
 from jaxdecay.compat._register import registered
 
@@ -51,7 +52,7 @@ def ExponentialDecay(
     decay_steps: jax.typing.ArrayLike,
     decay_rate: jax.typing.ArrayLike,
     staircase: bool = False,
-):
+) -> Schedule:
     r"""Keras ``ExponentialDecay``.
 
     .. math::
@@ -96,7 +97,7 @@ def ExponentialDecay(
 
 
 @registered("keras")
-def PiecewiseConstantDecay(boundaries: Any, values: Any):
+def PiecewiseConstantDecay(boundaries: Any, values: Any) -> ScheduleFn:
     r"""Keras ``PiecewiseConstantDecay``: ``values[i]`` between boundaries, switching *after* each.
 
     .. math::
@@ -144,18 +145,13 @@ def PiecewiseConstantDecay(boundaries: Any, values: Any):
         v.check_number(f"values[{i}]", x)
     v.check_increasing("boundaries", boundaries)
 
-    # Keras counts the boundaries strictly below t: #(b < t) = n - #(-b <= -t). The piecewise
-    # lookup (a select chain or a binary search over an array: constant program size, no N x n
-    # comparison array) counts #(bounds <= x), so it runs on the negated, reversed boundaries
-    # with the values reversed.
-    neg = _boundary_array(boundaries)
-    neg = -neg[::-1]
-    lookup = _Lookup(neg)
-    vals = _Values(list(values)[::-1] if isinstance(values, list | tuple) else values[::-1])
+    # Keras counts the boundaries strictly below t: the lookup with side="left".
+    lookup = Lookup(boundaries, side="left")
+    vals = Values(values)
 
     def schedule(count):
         t = as_count(count)
-        return lookup([vals.get(vals.dtype())], -t)[0]
+        return lookup([vals.get(vals.dtype())], t)[0]
 
     return schedule
 
@@ -166,7 +162,7 @@ def PolynomialDecay(
     end_learning_rate: jax.typing.ArrayLike = 0.0001,
     power: jax.typing.ArrayLike = 1.0,
     cycle: bool = False,
-):
+) -> Schedule:
     r"""Keras ``PolynomialDecay``.
 
     .. math::
@@ -215,7 +211,7 @@ def InverseTimeDecay(
     decay_steps: jax.typing.ArrayLike,
     decay_rate: jax.typing.ArrayLike,
     staircase: bool = False,
-):
+) -> Schedule:
     r"""Keras ``InverseTimeDecay``.
 
     .. math::
@@ -259,7 +255,7 @@ def CosineDecay(
     alpha: jax.typing.ArrayLike = 0.0,
     warmup_target: jax.typing.ArrayLike | None = None,
     warmup_steps: jax.typing.ArrayLike = 0,
-):
+) -> Schedule:
     r"""Keras ``CosineDecay``, with its optional linear warmup.
 
     Without ``warmup_target``: :math:`\eta(t) = \eta_0 \left[(1 - \alpha)\tfrac12(1 +
@@ -336,7 +332,7 @@ def CosineDecayRestarts(
     t_mul: jax.typing.ArrayLike = 2.0,
     m_mul: jax.typing.ArrayLike = 1.0,
     alpha: jax.typing.ArrayLike = 0.0,
-):
+) -> Schedule:
     r"""Keras ``CosineDecayRestarts`` (SGDR).
 
     Cycle :math:`i` lasts :math:`T_0 t_{mul}^i` counts; in it, with :math:`f` the fraction of

@@ -34,6 +34,7 @@ import jax.numpy as jnp
 
 from jaxdecay import _limits
 from jaxdecay import _validate as v
+from jaxdecay._core import Schedule, ScheduleFn
 from jaxdecay._cosine import cosine_decay, cosine_restarts
 from jaxdecay._cyclic import cyclic, one_cycle
 from jaxdecay._exponential import exponential_decay, step_decay
@@ -62,7 +63,7 @@ def StepLR(
     lr: jax.typing.ArrayLike,
     step_size: jax.typing.ArrayLike,
     gamma: jax.typing.ArrayLike = 0.1,
-):
+) -> Schedule:
     r"""PyTorch ``StepLR``: multiply by ``gamma`` every ``step_size`` steps.
 
     .. math::
@@ -103,7 +104,7 @@ def MultiStepLR(
     lr: jax.typing.ArrayLike,
     milestones: Any,
     gamma: jax.typing.ArrayLike = 0.1,
-):
+) -> Schedule:
     r"""PyTorch ``MultiStepLR``: multiply by ``gamma`` at each milestone.
 
     .. math::
@@ -140,7 +141,7 @@ def MultiStepLR(
         return multistep_decay(lr, milestones, gamma)
 
 
-def ExponentialLR(lr: jax.typing.ArrayLike, gamma: jax.typing.ArrayLike):
+def ExponentialLR(lr: jax.typing.ArrayLike, gamma: jax.typing.ArrayLike) -> Schedule:
     r"""PyTorch ``ExponentialLR``: multiply by ``gamma`` at every step.
 
     .. math::
@@ -177,7 +178,7 @@ def CosineAnnealingLR(
     lr: jax.typing.ArrayLike,
     T_max: jax.typing.ArrayLike,
     eta_min: jax.typing.ArrayLike = 0.0,
-):
+) -> Schedule:
     r"""PyTorch ``CosineAnnealingLR``: half a cosine from ``lr`` down to ``eta_min``.
 
     .. math::
@@ -226,7 +227,7 @@ def CosineAnnealingWarmRestarts(
     T_0: jax.typing.ArrayLike,
     T_mult: jax.typing.ArrayLike = 1,
     eta_min: jax.typing.ArrayLike = 0.0,
-):
+) -> ScheduleFn:
     r"""PyTorch ``CosineAnnealingWarmRestarts`` (SGDR), stepped without an ``epoch`` argument.
 
     Cycle :math:`i = 0, 1, \dots` lasts :math:`T_i = T_0 \, T_{mult}^i` steps. With
@@ -293,7 +294,7 @@ def OneCycleLR(
     div_factor: jax.typing.ArrayLike = 25.0,
     final_div_factor: jax.typing.ArrayLike = 1e4,
     three_phase: bool = False,
-):
+) -> Schedule:
     r"""PyTorch ``OneCycleLR``: the 1cycle policy, stepped once per update.
 
     With :math:`N` = ``total_steps``, the value rises from ``max_lr / div_factor`` to ``max_lr``
@@ -351,7 +352,7 @@ def CyclicLR(
     step_size_down: jax.typing.ArrayLike | None = None,
     mode: str = "triangular",
     gamma: jax.typing.ArrayLike = 1.0,
-):
+) -> Schedule:
     r"""PyTorch ``CyclicLR``: triangular cycles between ``base_lr`` and ``max_lr``.
 
     Each cycle rises for ``step_size_up`` steps and falls for ``step_size_down`` (default:
@@ -411,7 +412,7 @@ def LinearLR(
     start_factor: jax.typing.ArrayLike = 1.0 / 3,
     end_factor: jax.typing.ArrayLike = 1.0,
     total_iters: jax.typing.ArrayLike = 5,
-):
+) -> ScheduleFn:
     r"""PyTorch ``LinearLR``: a factor moving linearly from ``start_factor`` to ``end_factor``.
 
     .. math::
@@ -471,7 +472,7 @@ def ConstantLR(
     lr: jax.typing.ArrayLike,
     factor: jax.typing.ArrayLike = 1.0 / 3,
     total_iters: jax.typing.ArrayLike = 5,
-):
+) -> ScheduleFn:
     r"""PyTorch ``ConstantLR``: ``lr * factor`` for ``total_iters`` steps, then ``lr``.
 
     .. math::
@@ -525,7 +526,7 @@ def PolynomialLR(
     lr: jax.typing.ArrayLike,
     total_iters: jax.typing.ArrayLike = 5,
     power: jax.typing.ArrayLike = 1.0,
-):
+) -> ScheduleFn:
     r"""PyTorch ``PolynomialLR``: polynomial decay to 0 over ``total_iters`` steps.
 
     .. math::
