@@ -309,9 +309,11 @@ class _Reader:
         dotted = None
         if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
             dotted = f"{func.value.id}.{func.attr}"
-        if dotted in factories:  # a migration name such as torch.LinearLR
+        if dotted is not None and dotted in factories:  # a migration name (torch.LinearLR)
             name = dotted
-        elif dotted is not None and any(k.startswith(f"{func.value.id}.") for k in factories):
+        elif dotted is not None and any(
+            k.startswith(dotted.split(".")[0] + ".") for k in factories
+        ):
             raise self.fail(_unknown_name(dotted), func)
         elif isinstance(func, ast.Name):
             name = func.id
@@ -330,15 +332,16 @@ class _Reader:
             args.append(self.value(a))
         kwargs: dict[str, Any] = {}
         for kw in node.keywords:
-            if kw.arg is None:
+            arg = kw.arg
+            if arg is None:
                 raise self.fail("'**' arguments are not allowed", kw.value)
             try:
-                _check_arguments(name, [kw.arg])
+                _check_arguments(name, [arg])
             except ConfigError as e:
                 raise self.fail(str(e), kw.value) from None
-            if kw.arg in kwargs:
-                raise self.fail(f"{name}() got argument {kw.arg!r} twice", kw.value)
-            kwargs[kw.arg] = self.value(kw.value)
+            if arg in kwargs:
+                raise self.fail(f"{name}() got argument {arg!r} twice", kw.value)
+            kwargs[arg] = self.value(kw.value)
         try:
             return factories[name](*args, **kwargs)
         except TypeError as e:

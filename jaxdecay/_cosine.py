@@ -390,7 +390,7 @@ def cosine_restarts(
         tm = jnp.asarray(t_mul, dt)
         # A concrete t_mul picks one branch at trace time (same values, half the work); a traced
         # one computes both and selects.
-        static = float(t_mul) if v.is_concrete(t_mul) and np.ndim(t_mul) == 0 else None
+        static = float(np.asarray(t_mul)) if v.is_concrete(t_mul) and np.ndim(t_mul) == 0 else None
         geometric = tm != 1
         parts = []
         if static is None or static != 1:

@@ -237,7 +237,7 @@ def reduce_on_plateau(
 
     def decide(state: ReduceOnPlateauState, value: jax.Array) -> ReduceOnPlateauState:
         fdt = state.scale.dtype
-        count = optax.safe_increment(state.count)
+        count = jnp.asarray(optax.safe_increment(state.count))
         avg = state.avg_value + (value - state.avg_value) / count.astype(fdt)
         ready = count >= accumulation_size
 
@@ -291,4 +291,4 @@ def reduce_on_plateau(
 
         return jax.tree.map(rescale, updates), state
 
-    return optax.GradientTransformationExtraArgs(init_fn, update_fn)
+    return optax.GradientTransformationExtraArgs(init_fn, update_fn)  # pyright: ignore[reportArgumentType]

@@ -100,7 +100,7 @@ def polynomial_schedule(
     where :math:`I` is ``init_value``, :math:`E` is ``end_value``, :math:`P` is ``power``,
     :math:`B` is ``transition_begin`` and :math:`T` is ``transition_steps``. The remaining
     fraction is computed as :math:`(T - (t - B)) / T` and clamped to :math:`[0, 1]`, so the
-    result is finite under ``jit`` for every count (Optax 0.2.8's version is NaN under ``jit``
+    result is finite under ``jit`` for every count (Optax's version is NaN under ``jit``
     past the end for a fractional power).
 
     Args:

@@ -34,7 +34,7 @@ def warmup_constant_schedule(
       init_value: the value at count 0.
       peak_value: the value from ``warmup_steps`` on.
       warmup_steps: :math:`W \ge 0`; ``0`` means no warmup (the value is ``peak_value`` from the
-        start; Optax 0.2.8 instead returns ``init_value`` forever).
+        start; Optax instead returns ``init_value`` forever).
 
     Returns:
       A :class:`jaxdecay.Schedule`.

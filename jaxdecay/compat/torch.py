@@ -4,8 +4,9 @@ Each constructor is named and parameterised like the PyTorch class it mirrors (w
 ``optimizer`` and ``last_epoch`` arguments; the learning rate the optimizer was built with is the
 first argument) and returns a :class:`jaxdecay.Schedule` whose value at ``count`` is the learning
 rate PyTorch's scheduler holds after ``count`` calls of ``scheduler.step()`` (``count = 0`` is the
-freshly constructed scheduler). The values are checked against PyTorch 2.13's own schedulers,
-stepped for real, at every count of each documented domain (``rtol = 1e-6`` in float64).
+freshly constructed scheduler). The values are checked against PyTorch's own schedulers (the
+versions in docs/versions.md), stepped for real, at every count of each documented domain
+(``rtol = 1e-6`` in float64).
 
 **Mapping one** ``scheduler.step()`` **to a count.** Optax calls a schedule with the number of
 updates applied so far. A scheduler stepped once per optimizer update (``OneCycleLR``,
