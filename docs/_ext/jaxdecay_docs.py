@@ -66,7 +66,7 @@ class Entry:
 
     @property
     def slug(self) -> str:
-        return self.name.replace(".", "-").lower()
+        return re.sub(r"[^a-z0-9]+", "-", self.name.lower())
 
 
 def _is_combinator(fn: Any) -> bool:
