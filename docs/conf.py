@@ -1,6 +1,7 @@
 """Sphinx configuration for jaxdecay's documentation.
 
-Build: ``pip install -e ".[docs]"`` then ``sphinx-build -W --keep-going -b html docs docs/_build/html``.
+Build: ``pip install -e ".[docs]"``, then
+``sphinx-build -W --keep-going -b html docs docs/_build/html``.
 The build needs no network: the gallery is drawn locally, and MathJax is only loaded by the
 browser that opens the pages.
 """

@@ -82,7 +82,9 @@ def test_gallery_formulas_and_counterparts_come_from_the_docstrings():
 
     gallery = html.unescape((SITE / "gallery" / "index.html").read_text())
     for name, fn in _registry().items():
-        section = gallery.split(f'id="gallery-{_slug(name)}"', 1)[1].split('<section id="gallery-')[0]
+        section = gallery.split(f'id="gallery-{_slug(name)}"', 1)[1].split('<section id="gallery-')[
+            0
+        ]
         if ".. math::" in (inspect.getdoc(fn) or ""):
             assert 'class="math' in section, name
         if "." not in name and hasattr(optax.schedules, name):

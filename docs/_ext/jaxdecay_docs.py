@@ -37,10 +37,18 @@ API = DOCS / "api"
 
 # Section of the gallery and of the schedule API list, in this order.
 GROUPS = (
-    ("optax", "Optax-compatible schedules", "Same names, parameters and values as ``optax.schedules``."),
+    (
+        "optax",
+        "Optax-compatible schedules",
+        "Same names, parameters and values as ``optax.schedules``.",
+    ),
     ("jaxdecay", "Added by jaxdecay", "Schedules ``optax.schedules`` does not have."),
     ("combinator", "Combinators", "Functions of schedules that return a schedule."),
-    ("compat", "Migration names", "Registered by ``jaxdecay.compat.torch`` and ``jaxdecay.compat.keras``."),
+    (
+        "compat",
+        "Migration names",
+        "Registered by ``jaxdecay.compat.torch`` and ``jaxdecay.compat.keras``.",
+    ),
 )
 
 _MENTION = re.compile(r"\b(PyTorch|Keras|TF1|TensorFlow|Hugging Face)\s+``([A-Za-z_][\w.]*)``")
@@ -152,7 +160,9 @@ def collect() -> list[Entry]:
                 group = "optax"
             else:
                 group = "jaxdecay"
-            entry = Entry(name, fn, group, doc.split("\n\n")[0].replace("\n", " "), _first_math(doc))
+            entry = Entry(
+                name, fn, group, doc.split("\n\n")[0].replace("\n", " "), _first_math(doc)
+            )
             if group == "optax" or (group == "combinator" and hasattr(optax.schedules, name)):
                 entry.counterparts.append(f"Optax: :func:`optax.schedules.{name}`")
             for lib, what in dict.fromkeys(_MENTION.findall(doc)):
@@ -278,9 +288,9 @@ def _schedule_api(entries: list[Entry]) -> None:
         "Schedules and combinators",
         "=========================",
         "",
-        "Every constructor in :func:`jaxdecay.registry`, importable from ``jaxdecay``. Each returns",
-        "a :class:`jaxdecay.Schedule`. The migration names (``torch.LinearLR``, ...) are on the",
-        ":doc:`compat` page.",
+        "Every constructor in :func:`jaxdecay.registry`, importable from ``jaxdecay``.",
+        "Each returns a :class:`jaxdecay.Schedule`. The migration names (``torch.LinearLR``,",
+        "...) are on the :doc:`compat` page.",
         "",
         ".. currentmodule:: jaxdecay",
         "",
@@ -289,7 +299,16 @@ def _schedule_api(entries: list[Entry]) -> None:
         members = [e for e in entries if e.group == key]
         if not members or key == "compat":
             continue
-        out += [title, "-" * len(title), "", blurb, "", ".. autosummary::", "   :toctree: generated", ""]
+        out += [
+            title,
+            "-" * len(title),
+            "",
+            blurb,
+            "",
+            ".. autosummary::",
+            "   :toctree: generated",
+            "",
+        ]
         out += [f"   {e.name}" for e in members]
         out += [""]
     _write_if_changed(API / "schedules.rst", "\n".join(out) + "\n")
