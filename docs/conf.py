@@ -41,7 +41,9 @@ exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
 autosummary_generate = True
 autodoc_default_options = {"members": True, "undoc-members": False}
 autodoc_member_order = "bysource"
-autodoc_typehints = "signature"
+# Signatures without annotations: jax.typing.ArrayLike would be expanded into its dozen-member
+# union on every argument; the Args sections say what each argument takes.
+autodoc_typehints = "none"
 autodoc_preserve_defaults = True
 napoleon_google_docstring = True
 napoleon_numpy_docstring = False
@@ -55,3 +57,4 @@ html_theme = "furo"
 html_title = f"jaxdecay {release}"
 html_static_path = ["_static"]
 pygments_style = "sphinx"
+
