@@ -8,8 +8,9 @@ These tests need the site built first (CI's docs step does it)::
 Without ``docs/_build/html`` every test here is skipped, so the normal test run costs nothing.
 The browser test also needs Chromium (Debian: ``apt-get install -y chromium``); CI installs it.
 
-Every fenced block with the info string ``python`` in ``docs/guides/*.md`` runs, top to bottom,
-each file's blocks in one namespace (a later block may use what an earlier one defined). A block
+Every fenced block with the info string ``python`` in ``docs/index.md`` and ``docs/guides/*.md``
+runs, top to bottom, each file's blocks in one namespace (a later block may use what an earlier
+one defined). A block
 that shows another library's code for comparison is written as a MyST ``{code-block} python``
 directive instead, which renders the same and is not run.
 """
@@ -27,7 +28,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SITE = ROOT / "docs" / "_build" / "html"
-GUIDES = sorted((ROOT / "docs" / "guides").glob("*.md"))
+GUIDES = [ROOT / "docs" / "index.md", *sorted((ROOT / "docs" / "guides").glob("*.md"))]
 
 pytestmark = pytest.mark.skipif(
     not (SITE / "index.html").exists(),
