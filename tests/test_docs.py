@@ -10,9 +10,8 @@ The browser test also needs Chromium (Debian: ``apt-get install -y chromium``); 
 
 Every fenced block with the info string ``python`` in ``docs/index.md`` and ``docs/guides/*.md``
 runs, top to bottom, each file's blocks in one namespace (a later block may use what an earlier
-one defined). A block
-that shows another library's code for comparison is written as a MyST ``{code-block} python``
-directive instead, which renders the same and is not run.
+one defined). A block that shows another library's code for comparison is written as a MyST
+``{code-block} python`` directive instead, which renders the same and is not run.
 """
 
 from __future__ import annotations
