@@ -57,4 +57,3 @@ html_theme = "furo"
 html_title = f"jaxdecay {release}"
 html_static_path = ["_static"]
 pygments_style = "sphinx"
-
