@@ -20,9 +20,18 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxdecay import _limits
 from jaxdecay import _validate as V
 from jaxdecay._core import schedule_factory
-from jaxdecay._numeric import as_count, float_dtype, floor_div
+from jaxdecay._numeric import (
+    as_count,
+    compute_dtype,
+    float_dtype,
+    floor_div,
+    floor_divmod,
+    offset,
+    ramp,
+)
 
 __all__ = ["warmup", "scale", "multiply", "add", "clip", "shift", "repeat", "per_epoch", "stretch"]
 
@@ -39,12 +48,17 @@ def _is_int(x: Any) -> bool:
     return jnp.issubdtype(jnp.result_type(x), jnp.integer)
 
 
-def _floor_quotient(t: jax.Array, s: Any) -> jax.Array:
-    """``floor(t / s)``: an integer array for integer operands, else an exact float floor."""
-    if _is_int(t) and _is_int(s):
-        dt = jnp.promote_types(t.dtype, jnp.result_type(s))
-        return jnp.floor_divide(t.astype(dt), jnp.maximum(jnp.asarray(s, dt), 1))
-    return floor_div(t, s, float_dtype(s))
+def _shifted(t: jax.Array, steps: Any) -> jax.Array:
+    """``max(t - steps, 0)``: an integer for an integer count and step, else a float (at least
+    float32) computed from the exact difference when both are integer-valued (float32 cannot
+    hold counts past 2**24, ``shift(s, 7.0)`` at ``2**30 + 7`` must pass 0)."""
+    if _is_int(t) and _is_int(steps):
+        st = jnp.asarray(steps, t.dtype)
+        # A negative shift must not overflow: hold the value reached at the largest count.
+        t = jnp.minimum(t, jnp.iinfo(t.dtype).max + jnp.minimum(st, 0))
+        return jnp.maximum(t - st, 0)
+    dt = compute_dtype(float_dtype(steps, t if not _is_int(t) else None))
+    return jnp.maximum(offset(t, steps, dtype=dt), 0)
 
 
 # --------------------------------------------------------------------------------------------
@@ -53,6 +67,7 @@ def _floor_quotient(t: jax.Array, s: Any) -> jax.Array:
 
 
 @schedule_factory
+@_limits.scalar_arguments(steps=("warmup_steps",))
 def warmup(
     schedule: ScheduleLike,
     warmup_steps: jax.typing.ArrayLike,
@@ -124,24 +139,29 @@ def warmup(
     def fn(count: jax.typing.ArrayLike) -> jax.Array:
         t = as_count(count)
         w = warmup_steps
-        main = _float(schedule(jnp.maximum(t - w, 0)), init_value)
+        main = _float(schedule(_shifted(t, w)), init_value)
         peak = _float(schedule(jnp.zeros((), t.dtype)), init_value)
         dtype = jnp.result_type(main.dtype, peak.dtype)
-        start = jnp.asarray(init_value, dtype)
+        cdt = compute_dtype(dtype)  # the ramp's arithmetic in at least float32
+        start = jnp.asarray(init_value, cdt)
+        peak = peak.astype(cdt)
+        tf = jnp.asarray(t, cdt)
         # Progress through the warmup; a (traced) zero-length warmup counts as done: no NaN.
-        w_f = jnp.asarray(w, dtype)
-        ok = w_f > 0
-        p = jnp.where(ok, jnp.asarray(t, dtype) / jnp.where(ok, w_f, 1), 1.0)
-        p = jnp.clip(p, 0.0, 1.0)
+        w_f = jnp.asarray(w, cdt)
         if kind == "linear":
-            ramp = start + (peak - start) * p
-        elif kind == "cosine":
-            ramp = start + (peak - start) * (0.5 * (1 - jnp.cos(jnp.pi * p)))
+            value = ramp(start, peak, tf, w_f)
         else:
-            tiny = jnp.finfo(dtype).tiny
-            ratio = jnp.maximum(peak / start, tiny)
-            ramp = start * jnp.power(ratio, p)
-        return jnp.where(t < w, ramp, main).astype(dtype)
+            ok = w_f > 0
+            p = jnp.where(ok, tf / jnp.where(ok, w_f, 1), 1.0)
+            p = jnp.clip(p, 0.0, 1.0)
+            if kind == "cosine":
+                value = start + (peak - start) * (0.5 * (1 - jnp.cos(jnp.pi * p)))
+            else:
+                tiny = jnp.finfo(cdt).tiny
+                ratio = jnp.maximum(peak / start, tiny)
+                value = start * jnp.power(ratio, p)
+        in_warmup = t < w if _is_int(t) and _is_int(w) else offset(t, w, dtype=cdt) < 0
+        return jnp.where(in_warmup, value.astype(dtype), main).astype(dtype)
 
     return fn
 
@@ -152,6 +172,7 @@ def warmup(
 
 
 @schedule_factory
+@_limits.scalar_arguments()
 def scale(schedule: ScheduleLike, factor: jax.typing.ArrayLike) -> Callable[..., jax.Array]:
     r"""Multiply a schedule by a constant factor.
 
@@ -255,6 +276,7 @@ def add(*schedules: ScheduleLike) -> Callable[[jax.typing.ArrayLike], jax.Array]
 
 
 @schedule_factory
+@_limits.scalar_arguments()
 def clip(
     schedule: ScheduleLike,
     min_value: jax.typing.ArrayLike | None = None,
@@ -319,6 +341,7 @@ def clip(
 
 
 @schedule_factory
+@_limits.scalar_arguments(signed=("steps",))
 def shift(schedule: ScheduleLike, steps: jax.typing.ArrayLike) -> Callable[..., jax.Array]:
     r"""Delay a schedule by ``steps`` (hold its first value meanwhile).
 
@@ -350,17 +373,13 @@ def shift(schedule: ScheduleLike, steps: jax.typing.ArrayLike) -> Callable[..., 
     V.check_number("steps", steps)
 
     def fn(count: jax.typing.ArrayLike) -> jax.Array:
-        t = as_count(count)
-        if _is_int(t) and _is_int(steps):
-            # A negative shift must not overflow: hold the value reached at the largest count.
-            top = jnp.iinfo(t.dtype).max + jnp.minimum(jnp.asarray(steps, t.dtype), 0)
-            t = jnp.minimum(t, top)
-        return _float(schedule(jnp.maximum(t - steps, 0)))
+        return _float(schedule(_shifted(as_count(count), steps)))
 
     return fn
 
 
 @schedule_factory
+@_limits.scalar_arguments(steps=("period",))
 def repeat(schedule: ScheduleLike, period: jax.typing.ArrayLike) -> Callable[..., jax.Array]:
     r"""Restart a schedule every ``period`` steps.
 
@@ -394,14 +413,18 @@ def repeat(schedule: ScheduleLike, period: jax.typing.ArrayLike) -> Callable[...
 
     def fn(count: jax.typing.ArrayLike) -> jax.Array:
         t = as_count(count)
-        q = _floor_quotient(t, period)
-        local = t - q * jnp.asarray(period, q.dtype)
-        return _float(schedule(jnp.maximum(local, 0)))
+        if _is_int(t) and _is_int(period):
+            _, local = floor_divmod(t, period, t.dtype)  # the remainder, an exact integer
+            return _float(schedule(local.astype(t.dtype)))
+        dt = compute_dtype(float_dtype(period, t if not _is_int(t) else None))
+        _, local = floor_divmod(t, period, dt)
+        return _float(schedule(local))
 
     return fn
 
 
 @schedule_factory
+@_limits.scalar_arguments(steps=("steps_per_epoch",))
 def per_epoch(
     schedule: ScheduleLike, steps_per_epoch: jax.typing.ArrayLike
 ) -> Callable[[jax.typing.ArrayLike], jax.Array]:
@@ -436,12 +459,16 @@ def per_epoch(
 
     def fn(count: jax.typing.ArrayLike) -> jax.Array:
         t = as_count(count)
-        return _float(schedule(_floor_quotient(t, steps_per_epoch)))
+        if _is_int(t) and _is_int(steps_per_epoch):
+            return _float(schedule(floor_div(t, steps_per_epoch, t.dtype)))
+        dt = compute_dtype(float_dtype(steps_per_epoch, t if not _is_int(t) else None))
+        return _float(schedule(floor_div(t, steps_per_epoch, dt)))
 
     return fn
 
 
 @schedule_factory
+@_limits.scalar_arguments()
 def stretch(schedule: ScheduleLike, factor: jax.typing.ArrayLike) -> Callable[..., jax.Array]:
     r"""The same curve over a longer (``factor > 1``) or shorter (``factor < 1``) run.
 
@@ -476,7 +503,7 @@ def stretch(schedule: ScheduleLike, factor: jax.typing.ArrayLike) -> Callable[..
 
     def fn(count: jax.typing.ArrayLike) -> jax.Array:
         t = as_count(count)
-        dtype = float_dtype(factor)
+        dtype = compute_dtype(float_dtype(factor, t if not _is_int(t) else None))
         tf = jnp.asarray(t, dtype)
         c = jnp.asarray(factor, dtype)
         q = tf / c

@@ -35,6 +35,15 @@ class ParseError(ValueError):
     """The schedule text is not in the accepted grammar; the message shows where."""
 
 
+#: The deepest nesting ``parse`` and ``from_config`` accept (calls, lists, dicts, signs): deeper
+#: input raises a ``ParseError``/``ConfigError`` instead of exhausting Python's recursion limit.
+MAX_DEPTH = 100
+
+# Floating dtypes that a Python float does not round-trip: written as {"value", "dtype"} by
+# `to_config` and as `float16(0.1)` in `parse` text.
+_LOW_PRECISION = ("float16", "bfloat16")
+
+
 # --------------------------------------------------------------------------------------------
 # to_config
 # --------------------------------------------------------------------------------------------
@@ -53,6 +62,9 @@ def _jsonable(v: Any, where: str) -> Any:
         raise TypeError(f"to_config: `{where}` is a traced value; it has no concrete value yet")
     if isinstance(v, jax.Array | np.ndarray | np.generic):
         a = np.asarray(v)
+        if a.dtype.name in _LOW_PRECISION:
+            values = a.astype(np.float64)
+            return {"value": values.tolist() if a.ndim else float(values), "dtype": a.dtype.name}
         if np.issubdtype(a.dtype, np.floating):
             if a.ndim == 0:
                 return float(_core._fmt_float(a)) if np.isfinite(a) else float(a)
@@ -129,13 +141,27 @@ def _check_arguments(name: str, keys: list[str], n_positional: int = 0) -> None:
             )
 
 
-def _from_value(v: Any) -> Any:
+def _typed(value: Any, dtype: Any) -> Any:
+    if dtype not in _LOW_PRECISION:
+        raise ConfigError(
+            f"a typed value's 'dtype' must be one of {list(_LOW_PRECISION)}, got {dtype!r}"
+        )
+    import jax.numpy as jnp
+
+    return jnp.asarray(np.asarray(value, np.float64), dtype)
+
+
+def _from_value(v: Any, depth: int) -> Any:
+    if depth > MAX_DEPTH:
+        raise ConfigError(f"a schedule config may nest at most {MAX_DEPTH} levels deep")
     if isinstance(v, Mapping) and "name" in v:
-        return from_config(v)
+        return _from_config(v, depth)
+    if isinstance(v, Mapping) and set(v) == {"value", "dtype"}:
+        return _typed(v["value"], v["dtype"])  # what to_config writes for a float16 value
     if isinstance(v, list | tuple):
-        return [_from_value(e) for e in v]
+        return [_from_value(e, depth + 1) for e in v]
     if isinstance(v, Mapping):
-        return {k: _from_value(e) for k, e in v.items()}
+        return {k: _from_value(e, depth + 1) for k, e in v.items()}
     return v
 
 
@@ -153,8 +179,9 @@ def from_config(config: Mapping[str, Any]) -> _core.Schedule:
       The schedule.
 
     Raises:
-      ConfigError: the name or an argument is unknown (the message lists the valid ones), or
-        ``config`` is not a dict with a ``"name"``.
+      ConfigError: the name or an argument is unknown (the message lists the valid ones),
+        ``config`` is not a dict with a ``"name"``, or it nests deeper than ``MAX_DEPTH`` (100)
+        levels.
 
     Examples:
       >>> import jaxdecay
@@ -162,9 +189,15 @@ def from_config(config: Mapping[str, Any]) -> _core.Schedule:
       >>> print(f"{float(s(25)):.4f}")
       0.0010
     """
+    return _from_config(config, 0)
+
+
+def _from_config(config: Mapping[str, Any], depth: int) -> _core.Schedule:
     if not isinstance(config, Mapping) or "name" not in config:
         raise ConfigError(f"a schedule config must be a dict with a 'name' key, got {config!r}")
     name = config["name"]
+    if not isinstance(name, str):
+        raise ConfigError(f"a schedule config's 'name' must be a string, got {name!r}")
     factories = _core.registry()
     if name not in factories:
         raise ConfigError(_unknown_name(name))
@@ -176,7 +209,7 @@ def from_config(config: Mapping[str, Any]) -> _core.Schedule:
     for p in sig.parameters.values():
         if p.name not in kwargs:
             continue
-        v = _from_value(kwargs[p.name])
+        v = _from_value(kwargs[p.name], depth + 1)
         if p.kind is p.VAR_POSITIONAL:
             if not isinstance(v, list):
                 raise ConfigError(f"{name}(): `{p.name}` must be a list, got {v!r}")
@@ -202,11 +235,33 @@ class _Reader:
     def __init__(self, text: str, names: Mapping[str, Any]):
         self.text = text
         self.names = names
+        self.depth = 0
 
     def fail(self, msg: str, node: ast.AST) -> ParseError:
         return ParseError(msg + _where(self.text, node))
 
     def value(self, node: ast.AST) -> Any:
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                raise self.fail(f"the expression nests deeper than {MAX_DEPTH} levels", node)
+            return self._value(node)
+        finally:
+            self.depth -= 1
+
+    def _value(self, node: ast.AST) -> Any:
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in _LOW_PRECISION
+            and node.func.id not in self.names
+        ):
+            if len(node.args) != 1 or node.keywords:
+                raise self.fail(f"{node.func.id}(...) takes one number", node)
+            x = self.value(node.args[0])
+            if not _is_number(x):
+                raise self.fail(f"{node.func.id}(...) takes one number", node)
+            return _typed(x, node.func.id)
         if isinstance(node, ast.Call):
             return self.call(node)
         if isinstance(node, ast.Constant):
@@ -325,7 +380,9 @@ def parse(text: str, names: Mapping[str, Any] | None = None) -> _core.Schedule:
 
     The text is read with Python's ``ast`` on a restricted grammar and never evaluated: calls of
     jaxdecay constructors (by their registered names), positional and keyword arguments, numbers
-    (``1e-3``, ``-2``, ``inf``), strings, ``True``/``False``/``None``, lists and dicts. ``repr`` of
+    (``1e-3``, ``-2``, ``inf``; ``float16(0.1)`` and ``bfloat16(0.1)`` for values of those dtypes),
+    strings, ``True``/``False``/``None``, lists and dicts, nested at most ``MAX_DEPTH`` (100)
+    levels. ``repr`` of
     any schedule made from concrete values parses back to a schedule with the same values.
 
     ``names`` binds identifiers that stand in an argument's place to values: Python numbers,
@@ -360,6 +417,10 @@ def parse(text: str, names: Mapping[str, Any] | None = None) -> _core.Schedule:
         raise TypeError(f"parse needs a string, got {text!r}")
     try:
         tree = ast.parse(text.strip(), mode="eval")
+    except (RecursionError, MemoryError):
+        raise ParseError(
+            f"the expression nests too deeply to parse (at most {MAX_DEPTH} levels are accepted)"
+        ) from None
     except SyntaxError as e:
         col = (e.offset or 1) - 1
         line = (e.text or text).rstrip("\n")

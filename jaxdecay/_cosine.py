@@ -9,9 +9,21 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxdecay import _limits
 from jaxdecay import _validate as v
 from jaxdecay._core import schedule_factory
-from jaxdecay._numeric import as_count, float_dtype, floor_divmod, half_cosine, remaining, safe_pow
+from jaxdecay._numeric import (
+    as_count,
+    dtypes,
+    floor_divmod,
+    half_cosine,
+    offset,
+    ramp,
+    remaining,
+    safe_pow,
+    saturate,
+)
+from jaxdecay._piecewise import join_schedules, piecewise_constant
 
 __all__ = [
     "cosine_decay_schedule",
@@ -29,6 +41,7 @@ def cosine_value(t, init, end, steps, exponent):
 
 
 @schedule_factory
+@_limits.scalar_arguments(steps=("decay_steps",))
 def cosine_decay_schedule(
     init_value: jax.typing.ArrayLike,
     decay_steps: jax.typing.ArrayLike,
@@ -73,17 +86,18 @@ def cosine_decay_schedule(
     v.check_nonnegative("exponent", exponent)
 
     def schedule(count):
-        dt = float_dtype(init_value, decay_steps, alpha, exponent)
+        out, dt = dtypes(init_value, decay_steps, alpha, exponent)
         t = as_count(count).astype(dt)
         init = jnp.asarray(init_value, dt)
         a = jnp.asarray(alpha, dt)
         unit = cosine_value(t, 1.0, 0.0, jnp.asarray(decay_steps, dt), jnp.asarray(exponent, dt))
-        return init * ((1 - a) * unit + a)
+        return (init * ((1 - a) * unit + a)).astype(out)
 
     return schedule
 
 
 @schedule_factory
+@_limits.scalar_arguments(steps=("decay_steps",))
 def cosine_decay(
     init_value: jax.typing.ArrayLike,
     decay_steps: jax.typing.ArrayLike,
@@ -129,7 +143,7 @@ def cosine_decay(
     v.check_nonnegative("exponent", exponent)
 
     def schedule(count):
-        dt = float_dtype(init_value, decay_steps, end_value, exponent)
+        out, dt = dtypes(init_value, decay_steps, end_value, exponent)
         t = as_count(count).astype(dt)
         return cosine_value(
             t,
@@ -137,7 +151,7 @@ def cosine_decay(
             jnp.asarray(end_value, dt),
             jnp.asarray(decay_steps, dt),
             jnp.asarray(exponent, dt),
-        )
+        ).astype(out)
 
     return schedule
 
@@ -145,19 +159,24 @@ def cosine_decay(
 def warmup_cosine_value(
     count, init_value, peak_value, warmup_steps, decay_steps, end_value, exponent
 ):
-    dt = float_dtype(init_value, peak_value, warmup_steps, decay_steps, end_value, exponent)
-    t = as_count(count).astype(dt)
+    out, dt = dtypes(init_value, peak_value, warmup_steps, decay_steps, end_value, exponent)
+    t = as_count(count)
     W = jnp.asarray(warmup_steps, dt)
-    D = jnp.maximum(jnp.asarray(decay_steps, dt) - W, 0)
-    init = jnp.asarray(init_value, dt)
+    D = jnp.maximum(offset(decay_steps, warmup_steps, dtype=dt), 0)
     peak = jnp.asarray(peak_value, dt)
-    warm_left = remaining(jnp.clip(t, 0, W), W)
-    warm = (init - peak) * warm_left + peak
-    decay = cosine_value(t - W, peak, jnp.asarray(end_value, dt), D, jnp.asarray(exponent, dt))
-    return jnp.where(t < W, warm, decay)
+    x = offset(t, warmup_steps, dtype=dt)  # exact t - W (integer arithmetic where it can be)
+    warm = ramp(jnp.asarray(init_value, dt), peak, t.astype(dt), W)
+    decay = cosine_value(x, peak, jnp.asarray(end_value, dt), D, jnp.asarray(exponent, dt))
+    return jnp.where(x < 0, warm, decay).astype(out)
 
 
 def _check_warmup_cosine(init_value, peak_value, warmup_steps, decay_steps, end_value, exponent):
+    _limits.check_scalar("init_value", init_value)
+    _limits.check_scalar("peak_value", peak_value)
+    _limits.check_steps("warmup_steps", warmup_steps)
+    _limits.check_steps("decay_steps", decay_steps)
+    _limits.check_scalar("end_value", end_value)
+    _limits.check_scalar("exponent", exponent)
     v.check_number("init_value", init_value)
     v.check_number("peak_value", peak_value)
     v.check_nonnegative("warmup_steps", warmup_steps)
@@ -174,6 +193,7 @@ def _check_warmup_cosine(init_value, peak_value, warmup_steps, decay_steps, end_
 
 
 @schedule_factory
+@_limits.scalar_arguments(steps=("warmup_steps", "decay_steps"))
 def warmup_cosine_decay_schedule(
     init_value: jax.typing.ArrayLike,
     peak_value: jax.typing.ArrayLike,
@@ -286,24 +306,30 @@ def sgdr_schedule(cosine_kwargs: Iterable[Mapping[str, jax.typing.ArrayLike]]):
     cycles = [_cycle_kwargs(i, kw) for i, kw in enumerate(cosine_kwargs)]
     if not cycles:
         raise ValueError("`cosine_kwargs` must hold at least one cycle, got []")
-    for kw in cycles:
-        _check_warmup_cosine(**kw)
-
-    def schedule(count):
-        dt = float_dtype(*(x for kw in cycles for x in kw.values()))
-        t = as_count(count).astype(dt)
-        start = jnp.zeros((), dt)
-        out = None
-        for kw in cycles:
-            value = warmup_cosine_value(jnp.maximum(t - start, 0), **kw).astype(dt)
-            out = value if out is None else jnp.where(t < start, out, value)
-            start = start + jnp.asarray(kw["decay_steps"], dt)
-        return out
-
-    return schedule
+    for i, kw in enumerate(cycles):
+        with _limits.renamed_arguments({k: f"cosine_kwargs[{i}][{k!r}]" for k in kw}):
+            _check_warmup_cosine(**kw)
+    # The cycles run one after another: join_schedules, each cycle from its own count 0. A
+    # concrete empty cycle (decay_steps == 0) before the last is never active: dropped, so that
+    # the boundaries increase strictly.
+    lengths = [kw["decay_steps"] for kw in cycles]
+    keep = [
+        i
+        for i, n in enumerate(lengths)
+        if i == len(cycles) - 1 or not (v.is_concrete(n) and np.all(np.asarray(n) == 0))
+    ]
+    pieces = [warmup_cosine_decay_schedule(**cycles[i]) for i in keep]
+    bounds: list = []
+    start: Any = 0
+    for i in keep[:-1]:
+        start = start + lengths[i]
+        bounds.append(start)
+    joined = join_schedules(pieces, bounds)
+    return lambda count: joined(count)
 
 
 @schedule_factory
+@_limits.scalar_arguments(steps=("first_decay_steps",))
 def cosine_restarts(
     init_value: jax.typing.ArrayLike,
     first_decay_steps: jax.typing.ArrayLike,
@@ -354,10 +380,12 @@ def cosine_restarts(
     v.check_range("t_mul", t_mul, 1.0)
     v.check_nonnegative("m_mul", m_mul)
     v.check_number("alpha", alpha)
+    table = _restart_table(first_decay_steps, t_mul)
 
     def schedule(count):
-        dt = float_dtype(init_value, first_decay_steps, t_mul, m_mul, alpha)
-        t = as_count(count).astype(dt)
+        out, dt = dtypes(init_value, first_decay_steps, t_mul, m_mul, alpha)
+        t_raw = as_count(count)
+        t = t_raw.astype(dt)
         T0 = jnp.asarray(first_decay_steps, dt)
         tm = jnp.asarray(t_mul, dt)
         # A concrete t_mul picks one branch at trace time (same values, half the work); a traced
@@ -366,9 +394,9 @@ def cosine_restarts(
         geometric = tm != 1
         parts = []
         if static is None or static != 1:
-            parts.append(_geometric_cycle(t, T0, jnp.where(geometric, tm, 2)))
+            parts.append(_geometric_cycle(t_raw, t, T0, jnp.where(geometric, tm, 2), table, dt))
         if static is None or static == 1:
-            parts.append(_equal_cycle(count, T0, first_decay_steps, dt))
+            parts.append(_equal_cycle(t_raw, T0, first_decay_steps, dt))
         if len(parts) == 1:
             i, pos, length = parts[0]
         else:
@@ -377,38 +405,98 @@ def cosine_restarts(
             pos = jnp.where(geometric, pg, pl)
             length = jnp.where(geometric, lg, ll)
         left = remaining(jnp.clip(pos, 0, length), length)
-        m = safe_pow(jnp.asarray(m_mul, dt), i)
+        # Growth (m_mul > 1) saturates at the largest float instead of overflowing to inf.
+        m = saturate(safe_pow(jnp.asarray(m_mul, dt), i))
         a = jnp.asarray(alpha, dt)
-        return jnp.asarray(init_value, dt) * ((1 - a) * m * half_cosine(left) + a)
+        return saturate(jnp.asarray(init_value, dt) * ((1 - a) * m * half_cosine(left) + a)).astype(
+            out
+        )
 
     return schedule
 
 
-def _geometric_cycle(t, T0, tm):
+# Restarts tabulated (exactly, in float64) for a concrete T0 and t_mul > 1 up to this many cycles.
+_TABLE_MAX = 256
+
+
+def _restart_table(first_decay_steps, t_mul):
+    """The restarts below 2**31 of concrete geometric cycles, or ``None``.
+
+    ``(ceil_starts, floor_starts, frac_starts, lengths)``: cycle ``i`` starts at
+    ``T0 (t_mul**i - 1) / (t_mul - 1)``, computed in float64 (exact for the integer ``T0`` and
+    ``t_mul`` of PyTorch and Keras), so that an int32 count finds its cycle by comparing
+    integers (``t >= ceil(start)``) and its position by an integer difference.
+    """
+    if not (v.is_concrete(first_decay_steps) and v.is_concrete(t_mul)):
+        return None
+    if np.ndim(first_decay_steps) or np.ndim(t_mul):
+        return None
+    T0, tm = float(np.asarray(first_decay_steps)), float(np.asarray(t_mul))
+    if tm == 1 or T0 < 1:
+        return None
+    starts, lengths = [0.0], [T0]
+    while starts[-1] + lengths[-1] < _limits.MAX_STEPS and len(starts) < _TABLE_MAX:
+        starts.append(starts[-1] + lengths[-1])
+        lengths.append(lengths[-1] * tm)
+    if starts[-1] + lengths[-1] < _limits.MAX_STEPS:
+        return None  # too many cycles to tabulate (t_mul very close to 1)
+    st = np.asarray(starts)
+    idt = np.dtype(jax.dtypes.canonicalize_dtype(np.int64))
+    # The cycle of an integer count: the number of restarts ceil(S_i) <= t (i >= 1), looked up
+    # by piecewise_constant (T0 >= 1, so the ceilings increase strictly).
+    index = piecewise_constant(
+        np.ceil(st[1:]).astype(np.int64), np.arange(len(st), dtype=np.float64)
+    )
+    return index, np.floor(st).astype(idt), st - np.floor(st), np.asarray(lengths)
+
+
+def _geometric_cycle(t_raw, t, T0, tm, table, dt):
     """Cycle index, position and length for cycles growing by ``tm > 1``.
 
-    Cycle ``i`` starts at ``T0 (tm**i - 1) / (tm - 1)`` and lasts ``T0 tm**i``. The index is
-    estimated from a logarithm and corrected by one in either direction, so a count exactly on a
-    restart starts the new cycle; ``tm**i`` is computed once.
+    Cycle ``i`` starts at ``S_i = T0 (tm**i - 1) / (tm - 1)`` and lasts ``T0 tm**i``. The index
+    is estimated from a logarithm and corrected by one in either direction by comparing
+    ``t (tm - 1)`` with ``T0 (tm**i - 1)``: products, no division (XLA turns ``x / c`` into
+    ``x * (1 / c)`` under ``jit``, which put a count exactly on a restart at the end of the
+    previous cycle), so a count on a restart starts the new cycle, eager and under ``jit``. For
+    a concrete ``T0`` and ``t_mul`` and integer-valued counts the cycle comes from a table of
+    the restarts (integer comparisons: exact up to 2**31 - 1).
     """
-    log_tm = jnp.log(tm)
-    i0 = jnp.floor(jnp.log1p(t / T0 * (tm - 1)) / log_tm)
+    g = tm - 1
+    i0 = jnp.floor(jnp.log1p(t / T0 * g) / jnp.log(tm))
     i0 = jax.lax.stop_gradient(jnp.maximum(i0, 0))
+    tg = t * g
     p = tm**i0  # a power, not exp(i0 * log(tm)): exact for integer t_mul
-    start = T0 * (p - 1) / (tm - 1)
+    up = T0 * (p * tm - 1) <= tg
+    down = (T0 * (p - 1) > tg) & (i0 > 0)
+    i = i0 + up.astype(dt) - down.astype(dt)
+    p = tm**i
+    pos = (tg - T0 * (p - 1)) / g  # 0 exactly on a restart
     length = T0 * p
-    up = start + length <= t
-    down = (start > t) & (i0 > 0)
-    i = i0 + up.astype(t.dtype) - down.astype(t.dtype)
-    start = jnp.where(up, start + length, jnp.where(down, start - length / tm, start))
-    length = jnp.where(up, length * tm, jnp.where(down, length / tm, length))
-    return i, t - start, length
+    if table is None:
+        return i, pos, length
+    index, floor_s, frac_s, lengths = table
+    idt = jax.dtypes.canonicalize_dtype(np.int64)
+    if jnp.issubdtype(t_raw.dtype, jnp.integer):
+        ti, ok = t_raw.astype(idt), True
+    else:
+        ok = (t == jnp.floor(t)) & (t < float(_limits.MAX_STEPS))
+        ti = jnp.where(ok, t, 0).astype(idt)
+    k = index(ti).astype(idt)
+    pos_i = offset(ti, jnp.asarray(floor_s)[k], dtype=dt) - jnp.asarray(frac_s, dt)[k]
+    len_i = jnp.asarray(lengths, dt)[k]
+    if ok is True:
+        return k.astype(dt), pos_i, len_i
+    return (
+        jnp.where(ok, k.astype(dt), i),
+        jnp.where(ok, pos_i, pos),
+        jnp.where(ok, len_i, length),
+    )
 
 
-def _equal_cycle(count, T0, first_decay_steps, dt):
+def _equal_cycle(t_raw, T0, first_decay_steps, dt):
     """Cycle index, position and length for equal cycles (``t_mul == 1``).
 
-    Exact integer arithmetic when the count and ``T0`` are integers (:func:`floor_divmod`).
+    Exact integer arithmetic for integer-valued counts and ``T0`` (:func:`floor_divmod`).
     """
-    i, pos = floor_divmod(as_count(count), first_decay_steps, dt)
+    i, pos = floor_divmod(t_raw, first_decay_steps, dt)
     return i, pos, T0

@@ -4,59 +4,74 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
+from jaxdecay import _limits
 from jaxdecay import _validate as v
 from jaxdecay._core import schedule_factory
-from jaxdecay._numeric import as_count, float_dtype, floor_divmod, half_cosine, remaining, safe_pow
+from jaxdecay._cosine import cosine_decay
+from jaxdecay._numeric import as_count, dtypes, floor_divmod, half_cosine, ramp, remaining, safe_pow
+from jaxdecay._piecewise import join_schedules
+from jaxdecay._polynomial import constant_schedule, linear_schedule
 
 __all__ = ["linear_onecycle_schedule", "cosine_onecycle_schedule", "one_cycle", "cyclic"]
 
 
 def _anneal(start, end, x, length, kind):
     """From ``start`` (at ``x = 0``) to ``end`` (at ``x = length``), linear or cosine."""
-    left = remaining(x, length)
-    shape = left if kind == "linear" else half_cosine(left)
-    return end + (start - end) * shape
+    if kind == "linear":
+        return ramp(start, end, x, length)
+    return end + (start - end) * half_cosine(remaining(x, length))
 
 
-def _boundary(pct, steps, dt):
-    """``int(pct * steps)`` as Optax computes it: Python rounding for concrete values."""
-    if v.is_concrete(pct) and v.is_concrete(steps):
-        return jnp.asarray(int(float(pct) * float(steps)), dt)
-    return jnp.floor(jnp.asarray(pct, dt) * jnp.asarray(steps, dt))
+def _onecycle(kind, transition_steps, peak_value, pcts, scales):
+    """Optax's one-cycle (``piecewise_interpolate_schedule`` semantics), as ``join_schedules``.
 
-
-def _interpolate(t, bounds, values, kind, dt):
-    """Optax's ``piecewise_interpolate_schedule`` over a few static points.
-
-    Segment ``i`` covers ``bounds[i] <= t < bounds[i+1]`` and moves from ``values[i]`` to
-    ``values[i+1]`` over ``max(bounds[i+1] - bounds[i], 1)`` counts; ``values[-1]`` is held from
-    ``bounds[-1]`` on.
+    The phases end at ``int(pct * N)`` (Python rounding, as Optax, for concrete arguments; a
+    float32 floor for traced ones) and ``N``; phase ``i`` runs from value ``v_i`` to ``v_{i+1}``
+    over ``max(length, 1)`` counts (``linear_schedule`` or ``cosine_decay``), and the last value
+    is held. Equal boundaries merge as in Optax's dict (the later scale wins): in Python for
+    concrete boundaries, the same in eager mode and under ``jit``; with ``where`` for traced ones
+    (a phase of length 0 is never active, and the phase before it heads for the value after the
+    merge).
     """
-    out = values[-1] * jnp.ones_like(t)
-    for i in reversed(range(len(bounds) - 1)):
-        b0, b1 = bounds[i], bounds[i + 1]
-        size = jnp.maximum(b1 - b0, 1)
-        seg = _anneal(values[i], values[i + 1], jnp.clip(t - b0, 0, size), size, kind)
-        out = jnp.where((t >= b0) & (t < b1), seg, out)
-    return out
-
-
-def _onecycle_points(transition_steps, pct_list, scales, init, dt):
-    """Boundaries and cumulated values; equal concrete boundaries merge like Optax's dict."""
-    T = jnp.asarray(transition_steps, dt)
-    keys = [_boundary(p, transition_steps, dt) for p in pct_list] + [T]
-    if all(v.is_concrete(k) for k in keys):
-        merged: dict[float, object] = {}
-        for k, s in zip(keys, scales, strict=True):
-            merged[float(k)] = s
-        items = sorted(merged.items())
-        keys = [jnp.asarray(k, dt) for k, _ in items]
-        scales = [s for _, s in items]
-    values = [init]
-    for s in scales:
-        values.append(values[-1] * s)
-    return [jnp.zeros((), dt), *keys], values
+    init = peak_value / scales[0]  # scales[0] is div_factor
+    if all(v.is_concrete(x) for x in (transition_steps, *pcts)):
+        n = float(np.asarray(transition_steps))
+        table: dict = {}
+        for p, sc in zip([*pcts, None], scales, strict=True):
+            key = n if p is None else float(int(float(np.asarray(p)) * n))
+            table[key] = sc
+        keys = sorted(table)
+        values = [init]
+        for k in keys:
+            values.append(values[-1] * table[k])
+        lengths = [max(b - a, 1.0) for a, b in zip([0.0, *keys], keys, strict=False)]
+        keys = [int(k) if k.is_integer() else k for k in keys]
+        lengths = [int(x) if x.is_integer() else x for x in lengths]
+    else:
+        dt = jnp.result_type(float)
+        n = jnp.asarray(transition_steps, dt)
+        keys = [jnp.floor(jnp.asarray(p, dt) * n) for p in pcts] + [n]
+        # Optax's dict merge: a scale whose key equals the next one is dropped...
+        eff = [jnp.where(keys[i] == keys[i + 1], 1, sc) for i, sc in enumerate(scales[:-1])]
+        eff.append(scales[-1])
+        values = [init]
+        for sc in eff:
+            values.append(values[-1] * sc)
+        # ...and a point takes the value of the last point with the same key.
+        for i in reversed(range(1, len(keys))):
+            values[i] = jnp.where(keys[i - 1] == keys[i], values[i + 1], values[i])
+        starts = [jnp.zeros((), dt), *keys]
+        lengths = [jnp.maximum(starts[i + 1] - starts[i], 1) for i in range(len(keys))]
+    phases = []
+    for i, length in enumerate(lengths):
+        if kind == "linear":
+            phases.append(linear_schedule(values[i], values[i + 1], length))
+        else:
+            phases.append(cosine_decay(values[i], length, end_value=values[i + 1]))
+    phases.append(constant_schedule(values[-1]))
+    return join_schedules(phases, keys)
 
 
 def _check_onecycle(transition_steps, peak_value, div_factor, final_div_factor):
@@ -67,6 +82,7 @@ def _check_onecycle(transition_steps, peak_value, div_factor, final_div_factor):
 
 
 @schedule_factory
+@_limits.scalar_arguments(steps=("transition_steps",))
 def linear_onecycle_schedule(
     transition_steps: jax.typing.ArrayLike,
     peak_value: jax.typing.ArrayLike,
@@ -115,24 +131,18 @@ def linear_onecycle_schedule(
     if ps is not None and pf is not None and (pf < ps).any():
         raise ValueError(f"`pct_final` must be >= `pct_start` = {pct_start!r}, got {pct_final!r}")
 
-    def schedule(count):
-        dt = float_dtype(transition_steps, peak_value, pct_start, pct_final, div_factor)
-        t = as_count(count).astype(dt)
-        div = jnp.asarray(div_factor, dt)
-        init = jnp.asarray(peak_value, dt) / div
-        bounds, values = _onecycle_points(
-            transition_steps,
-            [pct_start, pct_final],
-            [div, 1 / div, 1 / jnp.asarray(final_div_factor, dt)],
-            init,
-            dt,
-        )
-        return _interpolate(t, bounds, values, "linear", dt)
-
-    return schedule
+    s = _onecycle(
+        "linear",
+        transition_steps,
+        peak_value,
+        [pct_start, pct_final],
+        [div_factor, 1 / div_factor, 1 / final_div_factor],
+    )
+    return lambda count: s(count)
 
 
 @schedule_factory
+@_limits.scalar_arguments(steps=("transition_steps",))
 def cosine_onecycle_schedule(
     transition_steps: jax.typing.ArrayLike,
     peak_value: jax.typing.ArrayLike,
@@ -173,27 +183,21 @@ def cosine_onecycle_schedule(
     _check_onecycle(transition_steps, peak_value, div_factor, final_div_factor)
     v.check_range("pct_start", pct_start, 0.0, 1.0)
 
-    def schedule(count):
-        dt = float_dtype(transition_steps, peak_value, pct_start, div_factor, final_div_factor)
-        t = as_count(count).astype(dt)
-        div = jnp.asarray(div_factor, dt)
-        init = jnp.asarray(peak_value, dt) / div
-        bounds, values = _onecycle_points(
-            transition_steps,
-            [pct_start],
-            [div, 1 / (div * jnp.asarray(final_div_factor, dt))],
-            init,
-            dt,
-        )
-        return _interpolate(t, bounds, values, "cosine", dt)
-
-    return schedule
+    s = _onecycle(
+        "cosine",
+        transition_steps,
+        peak_value,
+        [pct_start],
+        [div_factor, 1 / (div_factor * final_div_factor)],
+    )
+    return lambda count: s(count)
 
 
 _ANNEAL = ("cos", "linear")
 
 
 @schedule_factory
+@_limits.scalar_arguments(steps=("total_steps",))
 def one_cycle(
     max_value: jax.typing.ArrayLike,
     total_steps: jax.typing.ArrayLike,
@@ -254,7 +258,7 @@ def one_cycle(
     kind = "linear" if anneal_strategy == "linear" else "cosine"
 
     def schedule(count):
-        dt = float_dtype(max_value, total_steps, pct_start, div_factor, final_div_factor)
+        out, dt = dtypes(max_value, total_steps, pct_start, div_factor, final_div_factor)
         N = jnp.asarray(total_steps, dt)
         t = jnp.minimum(as_count(count).astype(dt), N - 1)
         peak = jnp.asarray(max_value, dt)
@@ -268,7 +272,7 @@ def one_cycle(
             ends = [pct * N - 1, N - 1]
             pairs = [(init, peak), (peak, final)]
         # PyTorch picks the first phase with t <= end (the last one otherwise).
-        out = None
+        res = None
         starts = [jnp.zeros((), dt), *ends[:-1]]
         for i in reversed(range(len(ends))):
             s, e = starts[i], ends[i]
@@ -276,11 +280,13 @@ def one_cycle(
             length = e - s
             ok = length != 0
             # The part of the phase still ahead, so that the end value is reached exactly.
-            left = jnp.where(ok, (e - t) / jnp.where(ok, length, 1), 0)
-            shape = left if kind == "linear" else half_cosine(left)
-            value = b + (a - b) * shape
-            out = value if out is None else jnp.where(t <= e, value, out)
-        return out
+            left = jnp.where(ok, jnp.clip((e - t) / jnp.where(ok, length, 1), 0, 1), 0)
+            if kind == "linear":
+                value = ramp(a, b, jnp.clip(t - s, 0, length), length)
+            else:
+                value = b + (a - b) * half_cosine(left)
+            res = value if res is None else jnp.where(t <= e, value, res)
+        return jnp.asarray(res).astype(out)
 
     return schedule
 
@@ -289,6 +295,7 @@ _CYCLIC_MODES = ("triangular", "triangular2", "exp_range")
 
 
 @schedule_factory
+@_limits.scalar_arguments(steps=("step_size_up", "step_size_down"))
 def cyclic(
     base_value: jax.typing.ArrayLike,
     max_value: jax.typing.ArrayLike,
@@ -343,7 +350,7 @@ def cyclic(
     v.check_range("gamma", gamma, 0.0, 1.0, low_inclusive=False)
 
     def schedule(count):
-        dt = float_dtype(base_value, max_value, step_size_up, step_size_down, gamma)
+        out, dt = dtypes(base_value, max_value, step_size_up, step_size_down, gamma)
         t_raw = as_count(count)
         t = t_raw.astype(dt)
         up_raw = jnp.asarray(step_size_up)
@@ -351,8 +358,11 @@ def cyclic(
         up, down = up_raw.astype(dt), down_raw.astype(dt)
         total = up + down
         ints = all(jnp.issubdtype(a.dtype, jnp.integer) for a in (up_raw, down_raw))
-        # Cycle index and position in it: exact for integer counts and step sizes.
-        c, x = floor_divmod(t_raw, up_raw + down_raw if ints else total, dt)
+        # The period, summed without int32 overflow (2**30 + 2**30), and the cycle index and
+        # position in it: exact for integer-valued counts and step sizes (floor_divmod).
+        udt = jax.dtypes.canonicalize_dtype(np.uint64)
+        period = up_raw.astype(udt) + down_raw.astype(udt) if ints else total
+        c, x = floor_divmod(t_raw, period, dt)
         rise = x / up
         fall = jnp.where(down > 0, (total - x) / jnp.where(down > 0, down, 1), 1)
         h = jnp.where(x <= up, rise, fall)
@@ -362,6 +372,6 @@ def cyclic(
             amp = amp * safe_pow(jnp.asarray(0.5, dt), c)
         elif mode == "exp_range":
             amp = amp * safe_pow(jnp.asarray(gamma, dt), t)
-        return base + amp
+        return (base + amp).astype(out)
 
     return schedule

@@ -5,9 +5,10 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from jaxdecay import _limits
 from jaxdecay import _validate as v
 from jaxdecay._core import schedule_factory
-from jaxdecay._numeric import as_count, float_dtype, floor_div, safe_pow, saturate
+from jaxdecay._numeric import as_count, dtypes, floor_div, offset, ramp, safe_pow, saturate
 
 __all__ = [
     "exponential_decay",
@@ -23,13 +24,12 @@ def _progress(count, steps, dt, staircase, begin=0):
     t = as_count(count)
     b = jnp.asarray(begin)
     if jnp.issubdtype(t.dtype, jnp.integer) and jnp.issubdtype(b.dtype, jnp.integer):
-        x_int = t - b.astype(t.dtype)
-        x = x_int.astype(dt)
+        x_int = t - b.astype(t.dtype)  # both in [0, 2**31): no overflow
     else:
-        x_int = t.astype(dt) - b.astype(dt)
-        x = x_int
+        x_int = offset(t, b, dtype=dt)  # exact for integer-valued counts and begins
+    x = x_int.astype(dt)
     if staircase:
-        p = floor_div(x_int, steps, dt)
+        p = floor_div(jnp.maximum(x_int, 0), steps, dt)
     else:
         p = x / jnp.asarray(steps, dt)
     return p, x
@@ -38,24 +38,28 @@ def _progress(count, steps, dt, staircase, begin=0):
 def exponential_decay_value(
     count, init_value, transition_steps, decay_rate, transition_begin, staircase, end_value
 ):
-    dt = float_dtype(init_value, transition_steps, decay_rate, transition_begin, end_value)
+    out, dt = dtypes(init_value, transition_steps, decay_rate, transition_begin, end_value)
     p, x = _progress(count, transition_steps, dt, staircase, transition_begin)
     init = jnp.asarray(init_value, dt)
     rate = jnp.asarray(decay_rate, dt)
     p = jnp.maximum(p, 0)
     # Growth (rate > 1) saturates at the largest float instead of overflowing; the exponent is
-    # zeroed where it would overflow so that gradients stay finite.
+    # zeroed where it would overflow so that gradients stay finite, and the power itself is
+    # clamped (rate**p can round to inf just below the threshold: 0 * inf would be NaN).
     log_rate = jnp.log(jnp.where(rate > 0, rate, 1))
     overflow = p * log_rate > jnp.log(jnp.finfo(dt).max)
-    factor = jnp.where(overflow, jnp.finfo(dt).max, safe_pow(rate, jnp.where(overflow, 0, p)))
+    factor = jnp.where(
+        overflow, jnp.finfo(dt).max, saturate(safe_pow(rate, jnp.where(overflow, 0, p)))
+    )
     value = jnp.where(x <= 0, init, saturate(init * factor))
     if end_value is not None:
         end = jnp.asarray(end_value, dt)
         value = jnp.where(rate < 1, jnp.maximum(value, end), jnp.minimum(value, end))
-    return value
+    return value.astype(out)
 
 
 @schedule_factory
+@_limits.scalar_arguments(steps=("transition_steps", "transition_begin"))
 def exponential_decay(
     init_value: jax.typing.ArrayLike,
     transition_steps: jax.typing.ArrayLike,
@@ -118,6 +122,7 @@ def exponential_decay(
 
 
 @schedule_factory
+@_limits.scalar_arguments(steps=("decay_steps",))
 def natural_exp_decay(
     init_value: jax.typing.ArrayLike,
     decay_rate: jax.typing.ArrayLike,
@@ -157,14 +162,15 @@ def natural_exp_decay(
     v.check_bool("staircase", staircase)
 
     def schedule(count):
-        dt = float_dtype(init_value, decay_rate, decay_steps)
+        out, dt = dtypes(init_value, decay_rate, decay_steps)
         p, _ = _progress(count, decay_steps, dt, staircase)
-        return jnp.asarray(init_value, dt) * jnp.exp(-jnp.asarray(decay_rate, dt) * p)
+        return (jnp.asarray(init_value, dt) * jnp.exp(-jnp.asarray(decay_rate, dt) * p)).astype(out)
 
     return schedule
 
 
 @schedule_factory
+@_limits.scalar_arguments(steps=("decay_steps",))
 def inverse_time_decay(
     init_value: jax.typing.ArrayLike,
     decay_rate: jax.typing.ArrayLike,
@@ -207,14 +213,15 @@ def inverse_time_decay(
     v.check_bool("staircase", staircase)
 
     def schedule(count):
-        dt = float_dtype(init_value, decay_rate, decay_steps)
+        out, dt = dtypes(init_value, decay_rate, decay_steps)
         p, _ = _progress(count, decay_steps, dt, staircase)
-        return jnp.asarray(init_value, dt) / (1 + jnp.asarray(decay_rate, dt) * p)
+        return (jnp.asarray(init_value, dt) / (1 + jnp.asarray(decay_rate, dt) * p)).astype(out)
 
     return schedule
 
 
 @schedule_factory
+@_limits.scalar_arguments(steps=("warmup_steps", "timescale"))
 def inverse_sqrt_decay(
     init_value: jax.typing.ArrayLike,
     warmup_steps: jax.typing.ArrayLike,
@@ -259,23 +266,26 @@ def inverse_sqrt_decay(
         v.check_positive("timescale", timescale)
 
     def schedule(count):
-        dt = float_dtype(init_value, warmup_steps, timescale)
-        t = as_count(count).astype(dt)
+        out, dt = dtypes(init_value, warmup_steps, timescale)
+        t_raw = as_count(count)
+        t = t_raw.astype(dt)
         W = jnp.asarray(warmup_steps, dt)
         if timescale is None:
             tau = jnp.where(W > 0, W, jnp.asarray(10_000, dt))
         else:
             tau = jnp.asarray(timescale, dt)
         init = jnp.asarray(init_value, dt)
-        warm = init * t / jnp.maximum(W, 1)
-        ratio = jnp.where(t < W, 1, (t - W + tau) / tau)  # the warmup branch never divides by 0
+        x = offset(t_raw, warmup_steps, dtype=dt)  # exact t - W
+        warm = ramp(jnp.zeros((), dt), init, t, W)
+        ratio = jnp.where(x < 0, 1, (x + tau) / tau)  # the warmup branch never divides by 0
         decay = init * jax.lax.rsqrt(ratio)
-        return jnp.where(t < W, warm, decay)
+        return jnp.where(x < 0, warm, decay).astype(out)
 
     return schedule
 
 
 @schedule_factory
+@_limits.scalar_arguments(steps=("step_size",))
 def step_decay(
     init_value: jax.typing.ArrayLike,
     step_size: jax.typing.ArrayLike,
@@ -317,8 +327,8 @@ def step_decay(
     v.check_range("gamma", gamma, 0.0, 1.0)
 
     def schedule(count):
-        dt = float_dtype(init_value, step_size, gamma)
+        out, dt = dtypes(init_value, step_size, gamma)
         k = floor_div(as_count(count), step_size, dt)
-        return jnp.asarray(init_value, dt) * safe_pow(jnp.asarray(gamma, dt), k)
+        return (jnp.asarray(init_value, dt) * safe_pow(jnp.asarray(gamma, dt), k)).astype(out)
 
     return schedule

@@ -14,6 +14,10 @@ import numpy as np
 
 __all__ = [
     "as_count",
+    "compute_dtype",
+    "dtypes",
+    "offset",
+    "ramp",
     "float_dtype",
     "floor_div",
     "floor_divmod",
@@ -55,44 +59,157 @@ def as_count(count: jax.typing.ArrayLike) -> jax.Array:
     return jnp.maximum(t, 0)
 
 
-def floor_div(t: jax.Array, s: jax.Array, dtype: Any) -> jax.Array:
-    """``floor(t / s)`` as a float of ``dtype``, exact for integer-valued inputs.
+def compute_dtype(dtype: Any) -> jnp.dtype:
+    """The dtype a schedule computes in: ``dtype`` promoted to at least ``float32``.
 
-    Integer operands use integer floor division. Otherwise the float quotient is corrected by one
-    in either direction, so that XLA's rewrite of ``t / s`` into ``t * (1 / s)`` under ``jit``
-    cannot move a staircase step by one count.
+    Counts and step arithmetic never run in ``float16``/``bfloat16`` because a hyperparameter is
+    given in that dtype (float16 holds integers only up to 2048); the result is cast back to the
+    hyperparameters' dtype (:func:`float_dtype`) at the end.
+    """
+    return jax.dtypes.canonicalize_dtype(np.promote_types(np.dtype(dtype), np.float32))
+
+
+def dtypes(*values: Any) -> tuple[jnp.dtype, jnp.dtype]:
+    """``(result dtype, compute dtype)`` of a schedule with these hyperparameters."""
+    out = float_dtype(*values)
+    return out, compute_dtype(out)
+
+
+def _int_dtype() -> Any:
+    return jax.dtypes.canonicalize_dtype(np.int64)  # int32, or int64 under x64
+
+
+def _as_integer(x: jax.Array, wdt: Any, idt: Any) -> tuple[jax.Array, Any]:
+    """``x`` as an integer of ``idt`` and whether that is exact (a bool array, or ``True``)."""
+    if jnp.issubdtype(x.dtype, jnp.integer):
+        return x.astype(idt), True
+    big = float(np.nextafter(np.asarray(np.iinfo(idt).max, wdt), 0))  # largest float < max
+    xf = x.astype(wdt)
+    ok = (xf == jnp.floor(xf)) & (jnp.abs(xf) <= big)
+    return jnp.where(ok, xf, 0).astype(idt), ok
+
+
+def _wide(*xs: jax.Array) -> Any:
+    fl = [x.dtype for x in xs if jnp.issubdtype(x.dtype, jnp.floating)]
+    return compute_dtype(np.result_type(*fl) if fl else np.float32)
+
+
+def offset(t: jax.typing.ArrayLike, *begins: jax.typing.ArrayLike, dtype: Any) -> jax.Array:
+    """``t - begins[0] - begins[1] - ...`` as a float of ``dtype``, exact near the boundaries.
+
+    When the count and every ``begin`` are integer-valued (an integer dtype, or an integral float
+    such as ``100.0``, traced or not), the difference is taken in integer arithmetic, so a phase
+    boundary at ``2**30 + 65`` is met exactly although float32 cannot hold that count. A
+    negative difference is only guaranteed to be negative (it saturates at ``-1`` before each
+    further subtraction: no integer overflow). Otherwise the difference is taken in floating
+    point (at least float32).
     """
     t = jnp.asarray(t)
-    s = jnp.asarray(s)
-    if jnp.issubdtype(t.dtype, jnp.integer) and jnp.issubdtype(s.dtype, jnp.integer):
-        s = jnp.maximum(s, 1)
-        dt = jax.dtypes.canonicalize_dtype(np.promote_types(t.dtype, s.dtype))
-        return jnp.floor_divide(t.astype(dt), s.astype(dt)).astype(dtype)
-    tf = t.astype(dtype)
-    sf = s.astype(dtype)
+    bs = [jnp.asarray(b) for b in begins]
+    wdt = _wide(t, *bs)
+    idt = _int_dtype()
+    acc, ok = _as_integer(t, wdt, idt)
+    flt = t.astype(wdt)
+    for i, b in enumerate(bs):
+        bi, bok = _as_integer(b, wdt, idt)
+        if i:
+            acc = jnp.maximum(acc, -1)
+        acc = acc - bi
+        ok = ok & bok if not (ok is True and bok is True) else True
+        flt = flt - b.astype(wdt)
+    exact = acc.astype(dtype)
+    return exact if ok is True else jnp.where(ok, exact, flt.astype(dtype))
+
+
+def _divmod(t: jax.Array, s: jax.Array) -> tuple[jax.Array, jax.Array, Any]:
+    """Exact ``floor(t / s)`` (unsigned integer) and ``t mod s`` (float), for ``t >= 0``.
+
+    Integer arithmetic (``uint32``, ``uint64`` under x64: no overflow for counts up to 2**31 - 1
+    and periods up to 2**32 - 1) when ``t`` and ``s`` are integer-valued; otherwise a float
+    floor (at least float32) corrected by one in either direction with products only, so that
+    ``jit`` (which rewrites ``t / s`` as ``t * (1 / s)``) and eager agree.
+    """
+    wdt = _wide(t, s)
+    udt = jax.dtypes.canonicalize_dtype(np.uint64)
+    if jnp.issubdtype(t.dtype, jnp.integer):
+        ti, tok = jnp.maximum(t, 0).astype(udt), True
+    else:
+        big = float(np.nextafter(np.asarray(np.iinfo(udt).max, wdt), 0))
+        tf0 = jnp.maximum(t.astype(wdt), 0)
+        tok = tf0 == jnp.floor(tf0)
+        ti = jnp.where(tok, jnp.minimum(tf0, big), 0).astype(udt)
+    if jnp.issubdtype(s.dtype, jnp.integer):
+        si, sok = jnp.maximum(s, 1).astype(udt), True
+    else:
+        big = float(np.nextafter(np.asarray(np.iinfo(udt).max, wdt), 0))
+        sf0 = s.astype(wdt)
+        sok = (sf0 == jnp.floor(sf0)) & (sf0 >= 1) & (sf0 <= big)
+        si = jnp.where(sok, sf0, 1).astype(udt)
+    qi = ti // si
+    ri = (ti - qi * si).astype(wdt)
+    if tok is True and sok is True:
+        return qi, ri, True
+    tf = jnp.maximum(t.astype(wdt), 0)
+    sf = jnp.maximum(s.astype(wdt), jnp.finfo(wdt).tiny)
     q = jnp.floor(tf / sf)
     q = jnp.where((q + 1) * sf <= tf, q + 1, q)
     q = jnp.where(q * sf > tf, q - 1, q)
-    return q
+    r = jnp.clip(tf - q * sf, 0, sf)
+    ok = tok & sok
+    big_q = float(np.nextafter(np.asarray(np.iinfo(udt).max, wdt), 0))
+    qf = jnp.clip(q, 0, big_q).astype(udt)
+    return jnp.where(ok, qi, qf), jnp.where(ok, ri, r), ok
 
 
-def floor_divmod(t: jax.Array, s: jax.Array, dtype: Any) -> tuple[jax.Array, jax.Array]:
-    """``(floor(t / s), t - s * floor(t / s))`` as floats of ``dtype``; the remainder in ``[0, s]``.
+def floor_divmod(
+    t: jax.typing.ArrayLike, s: jax.typing.ArrayLike, dtype: Any
+) -> tuple[jax.Array, jax.Array]:
+    """``(floor(t / s), t - s * floor(t / s))`` for a count ``t >= 0`` and a step ``s > 0``.
 
-    Exact for integer counts and an integer ``s`` (integer arithmetic: float32 cannot hold counts
-    past 2**24, and periodic schedules need the exact position in their period); otherwise the
-    corrected float floor of :func:`floor_div`, with the remainder clamped to ``[0, s]``.
+    The one floor division of the library (staircases, cycles, periods, epochs). Exact for
+    integer-valued counts up to 2**31 - 1 (also float counts, which are integers above 2**24) and
+    integer-valued steps, given as integers or floats (``100`` or ``100.0``), traced or not, in
+    eager mode and under ``jit`` alike, without int32 overflow. Otherwise a float floor (at least
+    float32) corrected by one in either direction. The quotient comes back in ``dtype`` (float,
+    or an integer dtype: clamped to its range), the remainder, in ``[0, s]``, as a float of
+    ``dtype``; for an integer ``dtype`` and integer ``t`` and ``s`` both are exact integers.
     """
-    t = jnp.asarray(t)
-    s = jnp.asarray(s)
-    if jnp.issubdtype(t.dtype, jnp.integer) and jnp.issubdtype(s.dtype, jnp.integer):
-        dt = jax.dtypes.canonicalize_dtype(np.promote_types(t.dtype, s.dtype))
-        ti, si = t.astype(dt), jnp.maximum(s, 1).astype(dt)
-        q = jnp.floor_divide(ti, si)
-        return q.astype(dtype), (ti - q * si).astype(dtype)
-    q = floor_div(t, s, dtype)
-    sf = s.astype(dtype)
-    return q, jnp.clip(t.astype(dtype) - q * sf, 0, jnp.maximum(sf, 0))
+    t, s = jnp.asarray(t), jnp.asarray(s)
+    if jnp.issubdtype(np.dtype(dtype), jnp.integer) and all(
+        jnp.issubdtype(x.dtype, jnp.integer) for x in (t, s)
+    ):
+        udt = jax.dtypes.canonicalize_dtype(np.uint64)
+        ti, si = jnp.maximum(t, 0).astype(udt), jnp.maximum(s, 1).astype(udt)
+        q = ti // si
+        return q.astype(dtype), (ti - q * si).astype(dtype)  # the remainder is < s: fits
+    q, r, _ = _divmod(t, s)
+    if jnp.issubdtype(np.dtype(dtype), jnp.integer):
+        top = np.iinfo(np.dtype(dtype)).max
+        q = jnp.minimum(q, np.asarray(top, q.dtype))
+        return q.astype(dtype), r
+    return q.astype(dtype), r.astype(dtype)
+
+
+def floor_div(t: jax.typing.ArrayLike, s: jax.typing.ArrayLike, dtype: Any) -> jax.Array:
+    """``floor(t / s)`` in ``dtype``, exactly as :func:`floor_divmod` computes it."""
+    return floor_divmod(t, s, dtype)[0]
+
+
+def ramp(a: jax.Array, b: jax.Array, x: jax.Array, length: jax.Array) -> jax.Array:
+    """Linear from ``a`` (at ``x <= 0``) to ``b`` (at ``x >= length``); ``length == 0`` gives ``b``.
+
+    The one linear interpolation of the library (warmups, linear decays, one-cycle phases).
+    Computed as ``a * (length - x) / length + b * x / length`` with both fractions clamped to
+    ``[0, 1]``: full relative precision at both ends (``linear_schedule(0.0, 0.1, 100000)(1)`` is
+    ``1e-6`` to the last bit, where ``b + (a - b) * (1 - x / length)`` loses three digits), the
+    end values exactly, and the same value under ``jit``.
+    """
+    ok = length > 0
+    den = jnp.where(ok, length, 1)
+    xc = jnp.clip(x, 0, jnp.maximum(length, 0))
+    p = jnp.where(ok, jnp.clip(xc / den, 0, 1), 1)
+    left = jnp.where(ok, jnp.clip((length - xc) / den, 0, 1), 0)
+    return a * left + b * p
 
 
 def safe_div(num: jax.Array, den: jax.Array) -> jax.Array:

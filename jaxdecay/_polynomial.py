@@ -5,14 +5,25 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from jaxdecay import _limits
 from jaxdecay import _validate as v
 from jaxdecay._core import schedule_factory
-from jaxdecay._numeric import as_count, float_dtype, floor_divmod, remaining, safe_pow
+from jaxdecay._numeric import (
+    as_count,
+    dtypes,
+    float_dtype,
+    floor_divmod,
+    offset,
+    ramp,
+    remaining,
+    safe_pow,
+)
 
 __all__ = ["constant_schedule", "linear_schedule", "polynomial_schedule", "polynomial_decay"]
 
 
 @schedule_factory
+@_limits.scalar_arguments()
 def constant_schedule(value: jax.typing.ArrayLike):
     r"""A schedule that always returns ``value`` (Optax's ``constant_schedule``).
 
@@ -46,19 +57,21 @@ def constant_schedule(value: jax.typing.ArrayLike):
 
 
 def _poly_value(count, init_value, end_value, power, transition_steps, transition_begin):
-    dt = float_dtype(init_value, end_value, power, transition_steps, transition_begin)
-    t = as_count(count).astype(dt)
+    out, dt = dtypes(init_value, end_value, power, transition_steps, transition_begin)
     init = jnp.asarray(init_value, dt)
     end = jnp.asarray(end_value, dt)
     T = jnp.asarray(transition_steps, dt)
-    B = jnp.asarray(transition_begin, dt)
+    # The count into the transition, exact (integer arithmetic where it can be). A transition
+    # of length 0 happens at once at `transition_begin`.
+    x = offset(as_count(count), transition_begin, dtype=dt)
+    if power is None:
+        return jnp.where(x < 0, init, ramp(init, end, x, T)).astype(out)
     # The part of the transition still ahead, (T - x) / T clamped to [0, 1] (under jit XLA
-    # divides as x * (1 / T), which can exceed 1 by an ulp). A transition of length 0 happens at
-    # once at `transition_begin`.
-    x = jnp.clip(t - B, 0, jnp.maximum(T, 0))
-    left = jnp.where(T > 0, remaining(x, T), (t < B).astype(dt))
-    frac = left if power is None else safe_pow(left, jnp.asarray(power, dt))
-    return (init - end) * frac + end
+    # divides as x * (1 / T), which can exceed 1 by an ulp).
+    xc = jnp.clip(x, 0, jnp.maximum(T, 0))
+    left = jnp.where(T > 0, remaining(xc, T), (x < 0).astype(dt))
+    frac = safe_pow(left, jnp.asarray(power, dt))
+    return ((init - end) * frac + end).astype(out)
 
 
 def _check_transition(transition_steps, transition_begin):
@@ -67,6 +80,7 @@ def _check_transition(transition_steps, transition_begin):
 
 
 @schedule_factory
+@_limits.scalar_arguments(steps=("transition_steps", "transition_begin"))
 def polynomial_schedule(
     init_value: jax.typing.ArrayLike,
     end_value: jax.typing.ArrayLike,
@@ -121,6 +135,7 @@ def polynomial_schedule(
 
 
 @schedule_factory
+@_limits.scalar_arguments(steps=("transition_steps", "transition_begin"))
 def linear_schedule(
     init_value: jax.typing.ArrayLike,
     end_value: jax.typing.ArrayLike,
@@ -165,6 +180,7 @@ def linear_schedule(
 
 
 @schedule_factory
+@_limits.scalar_arguments(steps=("decay_steps",))
 def polynomial_decay(
     init_value: jax.typing.ArrayLike,
     decay_steps: jax.typing.ArrayLike,
@@ -212,7 +228,7 @@ def polynomial_decay(
     v.check_bool("cycle", cycle)
 
     def schedule(count):
-        dt = float_dtype(init_value, decay_steps, power, end_value)
+        out, dt = dtypes(init_value, decay_steps, power, end_value)
         t_raw = as_count(count)
         t = t_raw.astype(dt)
         T = jnp.asarray(decay_steps, dt)
@@ -227,6 +243,6 @@ def polynomial_decay(
             left = remaining(jnp.minimum(t, T), T)
         init = jnp.asarray(init_value, dt)
         end = jnp.asarray(end_value, dt)
-        return (init - end) * safe_pow(left, jnp.asarray(power, dt)) + end
+        return ((init - end) * safe_pow(left, jnp.asarray(power, dt)) + end).astype(out)
 
     return schedule

@@ -5,10 +5,11 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from jaxdecay import _limits
 from jaxdecay import _validate as v
 from jaxdecay._core import schedule_factory
 from jaxdecay._exponential import exponential_decay_value
-from jaxdecay._numeric import as_count, float_dtype, half_cosine, remaining
+from jaxdecay._numeric import as_count, dtypes, half_cosine, offset, ramp, remaining
 
 __all__ = [
     "warmup_constant_schedule",
@@ -17,12 +18,8 @@ __all__ = [
 ]
 
 
-def _linear_warmup(t, init, peak, W):
-    """``init + (peak - init) * t / W`` for ``t < W`` (floating; ``W == 0`` gives ``peak``)."""
-    return (init - peak) * remaining(jnp.clip(t, 0, W), W) + peak
-
-
 @schedule_factory
+@_limits.scalar_arguments(steps=("warmup_steps",))
 def warmup_constant_schedule(
     init_value: jax.typing.ArrayLike,
     peak_value: jax.typing.ArrayLike,
@@ -56,19 +53,20 @@ def warmup_constant_schedule(
     v.check_nonnegative("warmup_steps", warmup_steps)
 
     def schedule(count):
-        dt = float_dtype(init_value, peak_value, warmup_steps)
+        out, dt = dtypes(init_value, peak_value, warmup_steps)
         t = as_count(count).astype(dt)
-        return _linear_warmup(
-            t,
+        return ramp(
             jnp.asarray(init_value, dt),
             jnp.asarray(peak_value, dt),
+            t,
             jnp.asarray(warmup_steps, dt),
-        )
+        ).astype(out)
 
     return schedule
 
 
 @schedule_factory
+@_limits.scalar_arguments(steps=("warmup_steps", "transition_steps", "transition_begin"))
 def warmup_exponential_decay_schedule(
     init_value: jax.typing.ArrayLike,
     peak_value: jax.typing.ArrayLike,
@@ -120,18 +118,17 @@ def warmup_exponential_decay_schedule(
         v.check_number("end_value", end_value)
 
     def schedule(count):
-        dt = float_dtype(
+        out, dt = dtypes(
             init_value, peak_value, warmup_steps, transition_steps, decay_rate, end_value
         )
         t = as_count(count)
         W = jnp.asarray(warmup_steps)
         if jnp.issubdtype(t.dtype, jnp.integer) and jnp.issubdtype(W.dtype, jnp.integer):
-            after = t - W.astype(t.dtype)  # exact for the staircase
+            after = t - W.astype(t.dtype)  # exact for the staircase (both in [0, 2**31))
         else:
-            after = t.astype(dt) - W.astype(dt)
-        tf = t.astype(dt)
-        warm = _linear_warmup(
-            tf, jnp.asarray(init_value, dt), jnp.asarray(peak_value, dt), W.astype(dt)
+            after = offset(t, W, dtype=dt)
+        warm = ramp(
+            jnp.asarray(init_value, dt), jnp.asarray(peak_value, dt), t.astype(dt), W.astype(dt)
         )
         decay = exponential_decay_value(
             jnp.maximum(after, 0),
@@ -142,7 +139,7 @@ def warmup_exponential_decay_schedule(
             staircase,
             end_value,
         ).astype(dt)
-        return jnp.where(after < 0, warm, decay)
+        return jnp.where(after < 0, warm, decay).astype(out)
 
     return schedule
 
@@ -151,6 +148,7 @@ _DECAY_TYPES = ("linear", "cosine", "sqrt")
 
 
 @schedule_factory
+@_limits.scalar_arguments(steps=("warmup_steps", "stable_steps", "decay_steps"))
 def warmup_stable_decay(
     peak_value: jax.typing.ArrayLike,
     warmup_steps: jax.typing.ArrayLike,
@@ -208,25 +206,28 @@ def warmup_stable_decay(
     v.check_choice("decay_type", decay_type, _DECAY_TYPES)
 
     def schedule(count):
-        dt = float_dtype(peak_value, warmup_steps, stable_steps, decay_steps, init_value, end_value)
-        t = as_count(count).astype(dt)
+        out, dt = dtypes(peak_value, warmup_steps, stable_steps, decay_steps, init_value, end_value)
+        t = as_count(count)
         W = jnp.asarray(warmup_steps, dt)
-        S = jnp.asarray(stable_steps, dt)
         D = jnp.asarray(decay_steps, dt)
         peak = jnp.asarray(peak_value, dt)
         end = jnp.asarray(end_value, dt)
-        warm = _linear_warmup(t, jnp.asarray(init_value, dt), peak, W)
-        x = jnp.clip(t - W - S, 0, D)
-        left = remaining(x, D)
+        warm = ramp(jnp.asarray(init_value, dt), peak, t.astype(dt), W)
+        # The count into the warmup and into the decay, exact (integer arithmetic where the
+        # count and the lengths are integer-valued: float32 cannot hold 2**30 + 65).
+        in_warm = offset(t, warmup_steps, dtype=dt) < 0
+        after = offset(t, warmup_steps, stable_steps, dtype=dt)
+        x = jnp.clip(after, 0, D)
         if decay_type == "linear":
-            g = left
-        elif decay_type == "cosine":
-            g = half_cosine(left)
+            decay = ramp(peak, end, x, D)
         else:
-            done = jnp.where(D > 0, x / jnp.where(D > 0, D, 1), 1)
-            pos = done > 0
-            g = 1 - jnp.where(pos, jnp.sqrt(jnp.where(pos, done, 1)), 0)
-        decay = end + (peak - end) * g
-        return jnp.where(t < W, warm, jnp.where(t < W + S, peak, decay))
+            if decay_type == "cosine":
+                g = half_cosine(remaining(x, D))
+            else:
+                done = jnp.where(D > 0, x / jnp.where(D > 0, D, 1), 1)
+                pos = done > 0
+                g = 1 - jnp.where(pos, jnp.sqrt(jnp.where(pos, done, 1)), 0)
+            decay = end + (peak - end) * g
+        return jnp.where(in_warm, warm, jnp.where(after < 0, peak, decay)).astype(out)
 
     return schedule

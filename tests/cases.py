@@ -21,6 +21,41 @@ from jaxdecay.compat import torch as compat_torch
 
 
 @dataclasses.dataclass(frozen=True)
+class Variant:
+    """Another valid argument set of a case (merged over its kwargs), with its breakpoints.
+
+    ``breaks`` are the counts where the schedule changes phase (restarts, boundaries, cycle and
+    phase ends); the contract test evaluates each and its neighbours, plus counts above 2**24
+    and near 2**31, in every count dtype. ``oracle=False`` marks extreme arguments (the ends of
+    a parameter's documented range) whose float64 formula overflows: only finiteness and
+    eager == jit == vmap are checked there.
+    """
+
+    kwargs: dict[str, Any]
+    breaks: tuple[int, ...] = ()
+    oracle: bool = True
+
+
+def restarts(T0: float, t_mul: float, n: int = 6, limit: int = 2**31 - 1) -> tuple[int, ...]:
+    """The integer restarts of SGDR cycles ``T0 * t_mul**i`` (for breakpoints)."""
+    out, start, length = [], 0.0, float(T0)
+    for _ in range(n):
+        start += length
+        length *= t_mul
+        if start > limit:
+            break
+        if float(start).is_integer():
+            out.append(int(start))
+    return tuple(out)
+
+
+def multiples_near(step: int, at: int = 2**31 - 1, k: int = 2) -> tuple[int, ...]:
+    """The last ``k`` multiples of ``step`` at or below ``at`` (breakpoints near 2**31)."""
+    last = at // step * step
+    return tuple(last - i * step for i in range(k))
+
+
+@dataclasses.dataclass(frozen=True)
 class Case:
     id: str
     factory: Callable[..., Any]
@@ -37,6 +72,8 @@ class Case:
     # Oracle tolerance (float32 evaluation against the float64 oracle).
     rtol: float = 2e-5
     atol: float = 1e-7
+    # Other argument sets, each with its breakpoints (see `Variant`); `counts` are the base's.
+    variants: tuple[Variant, ...] = ()
 
 
 # ------------------------------------------------------------------------------------------
@@ -833,8 +870,182 @@ CASES: list[Case] = [
 
 FAR_COUNTS = _FAR
 
+# ------------------------------------------------------------------------------------------
+# Argument sets and breakpoints (issue 10): coinciding boundaries, float step arguments, t_mul in
+# {1, 1.5, 2, 3, 4, 8, 10}, periods that are not powers of two, phases past 2**24 and near 2**31,
+# and the extreme ends of each documented range.
+# ------------------------------------------------------------------------------------------
+
+_B = 2**30  # a phase start far past float32's exact integers
+_TOP = 2**31 - 1  # the largest valid count and step
+
+CASES.append(
+    Case(
+        "keras.CosineDecayRestarts",
+        compat_keras.CosineDecayRestarts,
+        dict(initial_learning_rate=0.1, first_decay_steps=10, t_mul=2.0, m_mul=0.9, alpha=0.01),
+        lambda t, initial_learning_rate, first_decay_steps, t_mul=2.0, m_mul=1.0, alpha=0.0: (
+            _cosine_restarts(t, initial_learning_rate, first_decay_steps, t_mul, m_mul, alpha)
+        ),
+        sweeps={"t_mul": [1.0, 3.0], "m_mul": [1.0]},
+        grads=("initial_learning_rate", "alpha"),
+        counts=(9, 10, 11, 29, 30, 31),
+        rtol=1e-4,
+        variants=tuple(
+            Variant(dict(t_mul=m), restarts(10, m)) for m in (1.0, 1.5, 3.0, 4.0, 8.0, 10.0)
+        ),
+    )
+)
+
+VARIANTS: dict[str, tuple[Variant, ...]] = {
+    "linear_schedule": (
+        Variant(
+            dict(init_value=0.0, end_value=0.1, transition_steps=100000, transition_begin=0),
+            (1, 100000),
+        ),
+        Variant(dict(transition_steps=100.0, transition_begin=20.0), (20, 120)),
+        Variant(dict(transition_steps=7, transition_begin=_B + 5), (_B + 5, _B + 12)),
+        Variant(dict(transition_steps=_TOP, transition_begin=_TOP), (), oracle=False),
+    ),
+    "polynomial_schedule": (
+        Variant(dict(transition_steps=60.0, transition_begin=3.0), (3, 63)),
+        Variant(dict(transition_steps=13, transition_begin=_B), (_B, _B + 13)),
+        Variant(dict(transition_steps=0, transition_begin=5), (5,)),
+    ),
+    "exponential_decay": (
+        Variant(dict(transition_steps=100.0, decay_rate=0.5), (100,)),
+        Variant(dict(init_value=0.0, transition_steps=1, decay_rate=2.0), (128,), oracle=False),
+        Variant(dict(transition_steps=1, decay_rate=1e-30), (1, 2), oracle=False),
+    ),
+    "exponential_decay_staircase": (
+        Variant(dict(transition_steps=30.0, transition_begin=10.0), (10, 40, 70)),
+        Variant(dict(transition_steps=7, transition_begin=_B), (_B, _B + 7, _B + 14)),
+        Variant(dict(transition_steps=7, transition_begin=0, end_value=None), multiples_near(7)),
+    ),
+    "exponential_decay_growth": (
+        Variant(dict(decay_rate=10.0, end_value=None), (10, 400), oracle=False),
+    ),
+    "cosine_decay_schedule": (Variant(dict(decay_steps=50.0), (50,)),),
+    "warmup_constant_schedule": (
+        Variant(dict(init_value=0.0, peak_value=0.1, warmup_steps=100000), (1, 100000)),
+        Variant(dict(warmup_steps=10.0), (10,)),
+        Variant(dict(warmup_steps=_B + 3), (_B + 3,)),
+    ),
+    "warmup_cosine_decay_schedule": (
+        Variant(
+            dict(init_value=0.0, peak_value=0.1, warmup_steps=100000, decay_steps=200000),
+            (1, 100000, 200000),
+        ),
+        Variant(dict(warmup_steps=20.0, decay_steps=120.0), (20, 120)),
+        Variant(dict(warmup_steps=20, decay_steps=20), (20,)),
+        Variant(dict(warmup_steps=_B, decay_steps=_B + 7), (_B, _B + 7)),
+    ),
+    "warmup_exponential_decay_schedule": (
+        Variant(dict(warmup_steps=10.0, transition_begin=5.0, staircase=True), (10, 15, 35)),
+        Variant(
+            dict(warmup_steps=_B, transition_steps=3, transition_begin=0, staircase=True),
+            (_B, _B + 3, _B + 6),
+        ),
+    ),
+    "sgdr_schedule": (
+        Variant(
+            dict(
+                cosine_kwargs=[
+                    dict(init_value=0.0, peak_value=1.0, warmup_steps=0, decay_steps=7),
+                    dict(init_value=0.0, peak_value=1.0, warmup_steps=0, decay_steps=0),
+                    dict(init_value=0.0, peak_value=0.5, warmup_steps=3.0, decay_steps=21.0),
+                ]
+            ),
+            (7, 10, 28),
+        ),
+    ),
+    "linear_onecycle_schedule": (
+        Variant(dict(pct_final=1.0), (25, 100)),
+        Variant(dict(pct_start=0.5, pct_final=0.5), (50, 100)),
+        Variant(dict(pct_start=0.0), (80, 100)),
+        Variant(dict(transition_steps=1), (1,)),
+        Variant(dict(transition_steps=7), (1, 5, 7)),
+        Variant(
+            dict(transition_steps=_TOP, pct_start=0.5, pct_final=0.75),
+            (_TOP // 2, int(0.75 * _TOP)),
+        ),
+    ),
+    "cosine_onecycle_schedule": (
+        Variant(dict(pct_start=1.0), (100,)),
+        Variant(dict(transition_steps=10, pct_start=1.0), (10,)),
+        Variant(dict(pct_start=0.0), (100,)),
+        Variant(dict(transition_steps=7), (2, 7)),
+    ),
+    "polynomial_decay": (Variant(dict(decay_steps=100.0), (100,)),),
+    "polynomial_decay_cycle": (
+        Variant(dict(decay_steps=40.0), (40, 80)),
+        Variant(dict(decay_steps=7), multiples_near(7) + (7, 14)),
+    ),
+    "natural_exp_decay_staircase": (
+        Variant(dict(decay_steps=7.0), (7, 14)),
+        Variant(dict(init_value=0.1, decay_rate=0.0, decay_steps=7), multiples_near(7)),
+    ),
+    "inverse_time_decay_staircase": (
+        Variant(dict(decay_steps=10.0), (10, 20)),
+        Variant(dict(decay_steps=7), multiples_near(7)),
+    ),
+    "inverse_sqrt_decay": (
+        Variant(dict(warmup_steps=100.0), (100,)),
+        Variant(dict(warmup_steps=_B + 1), (_B + 1,)),
+    ),
+    "step_decay": (
+        Variant(dict(step_size=10.0), (10, 20, 30)),
+        Variant(dict(step_size=7, gamma=0.9), multiples_near(7)),
+        Variant(dict(step_size=_B, gamma=0.5), (_B,)),
+        Variant(dict(step_size=1, gamma=0.0), (1,)),
+    ),
+    "cosine_decay": (
+        Variant(dict(decay_steps=1000.0), (1000,)),
+        Variant(dict(decay_steps=_TOP), (_TOP,)),
+    ),
+    "cosine_restarts": tuple(
+        Variant(dict(first_decay_steps=10, t_mul=m), restarts(10, m))
+        for m in (1.5, 2.0, 3.0, 4.0, 8.0, 10.0)
+    )
+    + (
+        Variant(dict(first_decay_steps=7, t_mul=2.0, m_mul=1.0), restarts(7, 2.0, n=40)[-8:]),
+        Variant(dict(first_decay_steps=10.0, t_mul=3.0), restarts(10, 3.0)),
+        Variant(dict(first_decay_steps=10, t_mul=1.0, m_mul=2.0), (1280,), oracle=False),
+    ),
+    "cosine_restarts_tmul1": (
+        Variant(dict(first_decay_steps=100.0), (100, 200) + multiples_near(100)),
+        Variant(dict(first_decay_steps=7), multiples_near(7)),
+    ),
+    "one_cycle": (
+        Variant(dict(total_steps=7, pct_start=0.5), (2, 6)),
+        Variant(dict(total_steps=100.0), (29, 99)),
+    ),
+    "cyclic_triangular": (
+        Variant(dict(step_size_up=100.0), (100, 200) + multiples_near(100, k=3)),
+        Variant(dict(step_size_up=_B, step_size_down=_B), (_B,)),
+        Variant(dict(step_size_up=7), (7, 14) + multiples_near(7, k=3)),
+    ),
+    "cyclic_triangular2": (
+        Variant(dict(step_size_up=5.0, step_size_down=15.0), (5, 20, 25, 40)),
+        Variant(dict(step_size_up=3, step_size_down=0), (3, 6)),
+    ),
+    "warmup_stable_decay": (
+        Variant(dict(warmup_steps=_B, stable_steps=65, decay_steps=1), (_B, _B + 65, _B + 66)),
+        Variant(dict(warmup_steps=10.0, stable_steps=30.0, decay_steps=20.0), (10, 40, 60)),
+        Variant(dict(warmup_steps=10, stable_steps=0, decay_steps=0), (10,)),
+        Variant(dict(init_value=0.0, peak_value=0.1, warmup_steps=100000), (1, 100000)),
+    ),
+    "torch.CosineAnnealingWarmRestarts": tuple(
+        Variant(dict(T_0=10, T_mult=m), restarts(10, m)) for m in (1, 3, 4, 10)
+    ),
+}
+CASES = [dataclasses.replace(c, variants=c.variants + VARIANTS.get(c.id, ())) for c in CASES]
+
 # Piecewise schedules and combinators (issue 7). Imported last: they import `Case` from here.
 from cases_combinators import CASES as _CB  # noqa: E402
+from cases_combinators import VARIANTS as _CBV  # noqa: E402
 from cases_piecewise import CASES as _PW  # noqa: E402
 
-CASES = CASES + _PW + _CB
+CASES = (
+    CASES + _PW + [dataclasses.replace(c, variants=c.variants + _CBV.get(c.id, ())) for c in _CB]
+)

@@ -8,7 +8,7 @@ sweeps cover the combinator's numeric arguments.
 from __future__ import annotations
 
 import numpy as np
-from cases import Case
+from cases import Case, Variant, multiples_near
 
 import jaxdecay as jd
 
@@ -159,3 +159,30 @@ CASES: list[Case] = [
         counts=(100, 249, 250, 251),
     ),
 ]
+
+
+# Argument sets and breakpoints (issue 10): float step arguments, periods that are not powers of
+# two, phases past 2**24 and near 2**31.
+_B = 2**30
+VARIANTS: dict[str, tuple[Variant, ...]] = {
+    "warmup_linear": (
+        Variant(dict(warmup_steps=10.0), (10, 110)),
+        Variant(dict(warmup_steps=_B + 7), (_B + 7, _B + 107)),
+        Variant(dict(warmup_steps=100000, init_value=0.0), (1, 100000)),
+    ),
+    "shift": (
+        Variant(dict(steps=20.0), (20, 120)),
+        Variant(dict(steps=_B + 7), (_B + 7, _B + 107)),
+        Variant(dict(steps=-(2**31 - 1)), (), oracle=False),
+    ),
+    "repeat": (
+        Variant(dict(period=7.0), (7, 14) + multiples_near(7, k=3)),
+        Variant(dict(period=15), multiples_near(15, k=3)),
+        Variant(dict(period=_B + 3), (_B + 3,)),
+    ),
+    "per_epoch": (
+        Variant(dict(steps_per_epoch=100.0), (100, 1000)),
+        Variant(dict(steps_per_epoch=7), multiples_near(7, k=3)),
+    ),
+    "stretch_staircase": (Variant(dict(factor=7.0), (70, 140)),),
+}

@@ -242,7 +242,7 @@ def test_vmap_over_argument(factory, kwargs, arg, values):
 
 BAD = [
     (kc.ExponentialDecay, dict(initial_learning_rate=0.1, decay_steps=0, decay_rate=0.5),
-     "transition_steps"),
+     "decay_steps"),  # the user's name (issue 10, defect 11), not exponential_decay's
     (kc.ExponentialDecay, dict(initial_learning_rate=0.1, decay_steps=10, decay_rate=-1.0),
      "decay_rate"),
     (kc.PiecewiseConstantDecay, dict(boundaries=[5, 5], values=[1.0, 0.5, 0.1]), "boundaries"),

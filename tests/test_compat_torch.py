@@ -290,8 +290,9 @@ BAD = [
     (tc.StepLR, dict(lr=0.1, step_size=0), "step_size"),
     (tc.StepLR, dict(lr=0.1, step_size=5, gamma=1.5), "gamma"),
     (tc.MultiStepLR, dict(lr=0.1, milestones=[-1, 4]), "milestones"),
-    (tc.ExponentialLR, dict(lr=0.1, gamma=0.0), "decay_rate"),
-    (tc.CosineAnnealingLR, dict(lr=0.1, T_max=0), "decay_steps"),
+    # Errors name the argument the user wrote (issue 10, defect 11), not the core one.
+    (tc.ExponentialLR, dict(lr=0.1, gamma=0.0), "gamma"),
+    (tc.CosineAnnealingLR, dict(lr=0.1, T_max=0), "T_max"),
     (tc.CosineAnnealingWarmRestarts, dict(lr=0.1, T_0=0), "T_0"),
     (tc.CosineAnnealingWarmRestarts, dict(lr=0.1, T_0=5, T_mult=0.5), "T_mult"),
     (tc.CosineAnnealingWarmRestarts, dict(lr=float("nan"), T_0=5), "lr"),

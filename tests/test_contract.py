@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from cases import CASES, FAR_COUNTS, Case
+from cases import CASES, FAR_COUNTS, Case, Variant
 
 import jaxdecay as jd
 
@@ -251,3 +251,102 @@ def test_named_hyperparameters_are_swept(name):
     wanted = {p for p in SWEPT if p in params}
     swept = {k for c in CASES if _build(c).name == name for k in c.sweeps}
     assert wanted <= swept, f"{name}: not swept {sorted(wanted - swept)}"
+
+
+# --------------------------------------------------------------------------------------------
+# Breakpoints in every count dtype (issue 10): each case's breakpoints (and those of each of its
+# `Variant`s) and their neighbours, counts above 2**24 and near 2**31, as int32, float32,
+# bfloat16 and float16 counts; eager == jit == vmap == the float64 oracle evaluated on the count
+# as rounded into that dtype; finite everywhere.
+# --------------------------------------------------------------------------------------------
+
+COUNT_DTYPES = (jnp.int32, jnp.float32, jnp.bfloat16, jnp.float16)
+N_BREAK = 64  # one shape for every case: eager ops compile once per count dtype
+_F16_MAX = 65504
+
+
+def _break_counts(breaks) -> np.ndarray:
+    t = {0, 1, 2, 2**24 + 1, 2**24 + 3, 2**31 - 2, 2**31 - 1}
+    for b in breaks:
+        t |= {b - 1, b, b + 1}
+    t = sorted(x for x in t if 0 <= x <= 2**31 - 1)
+    assert len(t) <= N_BREAK, t
+    return np.array(t + [t[0]] * (N_BREAK - len(t)), np.int64)
+
+
+def _in_dtype(t: np.ndarray, dtype) -> jax.Array:
+    if dtype == jnp.float16:
+        t = np.minimum(t, _F16_MAX)  # larger counts would be inf
+    return jnp.asarray(t.astype(np.float64) if dtype != jnp.int32 else t, dtype)
+
+
+# One jitted evaluator shared by every case: the schedule is a pytree argument (Python-number
+# hyperparameters are static, array ones are leaves), all count dtypes and the vmap in one call.
+@jax.jit
+def _jit_and_vmap(schedule, counts):
+    return [(schedule(t), jax.vmap(schedule)(t)) for t in counts]
+
+
+def _variant_params():
+    out = []
+    for c in CASES:
+        out.append(pytest.param(c, None, id=f"{c.id}-base"))
+        out += [pytest.param(c, v, id=f"{c.id}-{i}") for i, v in enumerate(c.variants)]
+    return out
+
+
+@pytest.mark.parametrize("case,variant", _variant_params())
+def test_breakpoints_in_every_count_dtype(case: Case, variant: Variant | None):
+    override = {} if variant is None else variant.kwargs
+    breaks = case.counts if variant is None else variant.breaks
+    check_oracle = variant is None or variant.oracle
+    s = _build(case, **override)
+    t = _break_counts(breaks)
+    counts = [_in_dtype(t, d) for d in COUNT_DTYPES]
+    traced = _jit_and_vmap(s, counts)
+    for dtype, tc, (jitted, vmapped) in zip(COUNT_DTYPES, counts, traced, strict=True):
+        where = f"{case.id} {override} count dtype {jnp.dtype(dtype).name}"
+        eager = s(tc)
+        assert np.issubdtype(eager.dtype, np.floating), where
+        assert np.all(np.isfinite(np.asarray(eager, np.float64))), (where, eager)
+        chex.assert_trees_all_close(jitted, eager, rtol=1e-6, atol=1e-9, custom_message=where)
+        chex.assert_trees_all_close(vmapped, eager, rtol=1e-6, atol=1e-9, custom_message=where)
+        if check_oracle:
+            rounded = np.asarray(tc, np.float64)  # the oracle sees the count the dtype holds
+            np.testing.assert_allclose(
+                np.asarray(eager, np.float64),
+                _oracle(case, rounded, **override),
+                rtol=case.rtol,
+                atol=case.atol,
+                err_msg=where,
+            )
+
+
+def test_variants_cover_the_issue_10_classes():
+    # The argument sets the contract test must hold: t_mul in {1, 1.5, 2, 3, 4, 8, 10}, float
+    # step arguments, coinciding one-cycle boundaries, phases past 2**30.
+    by_id = {c.id: c for c in CASES}
+    t_muls = {
+        float(v.kwargs["t_mul"]) for v in by_id["cosine_restarts"].variants if "t_mul" in v.kwargs
+    } | {1.0 for v in by_id["cosine_restarts_tmul1"].variants}
+    assert {1.0, 1.5, 2.0, 3.0, 4.0, 8.0, 10.0} <= t_muls
+    floats = {
+        c.id
+        for c in CASES
+        for v in c.variants
+        if any(
+            isinstance(x, float) and x.is_integer()
+            for k, x in v.kwargs.items()
+            if "step" in k or k in ("period", "first_decay_steps")
+        )
+    }
+    for wanted in (
+        "cyclic_triangular",
+        "repeat",
+        "step_decay",
+        "cosine_restarts_tmul1",
+        "linear_schedule",
+    ):
+        assert wanted in floats, wanted
+    assert any(v.kwargs.get("pct_final") == 1.0 for v in by_id["linear_onecycle_schedule"].variants)
+    assert any(max(v.breaks, default=0) > 2**30 for v in by_id["warmup_stable_decay"].variants)

@@ -27,6 +27,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxdecay import _limits
 from jaxdecay import _validate as v
 from jaxdecay._cosine import cosine_decay_schedule, cosine_restarts, warmup_cosine_decay_schedule
 from jaxdecay._exponential import exponential_decay, inverse_time_decay
@@ -86,7 +87,12 @@ def ExponentialDecay(
       Keras, `ExponentialDecay
       <https://keras.io/api/optimizers/learning_rate_schedules/exponential_decay/>`_
     """
-    return exponential_decay(initial_learning_rate, decay_steps, decay_rate, staircase=staircase)
+    with _limits.renamed_arguments(
+        {"init_value": "initial_learning_rate", "transition_steps": "decay_steps"}
+    ):
+        return exponential_decay(
+            initial_learning_rate, decay_steps, decay_rate, staircase=staircase
+        )
 
 
 @registered("keras")
@@ -198,7 +204,10 @@ def PolynomialDecay(
       Keras, `PolynomialDecay
       <https://keras.io/api/optimizers/learning_rate_schedules/polynomial_decay/>`_
     """
-    return polynomial_decay(initial_learning_rate, decay_steps, power, end_learning_rate, cycle)
+    with _limits.renamed_arguments(
+        {"init_value": "initial_learning_rate", "end_value": "end_learning_rate"}
+    ):
+        return polynomial_decay(initial_learning_rate, decay_steps, power, end_learning_rate, cycle)
 
 
 def InverseTimeDecay(
@@ -240,7 +249,8 @@ def InverseTimeDecay(
       Keras, `InverseTimeDecay
       <https://keras.io/api/optimizers/learning_rate_schedules/inverse_time_decay/>`_
     """
-    return inverse_time_decay(initial_learning_rate, decay_rate, decay_steps, staircase)
+    with _limits.renamed_arguments({"init_value": "initial_learning_rate"}):
+        return inverse_time_decay(initial_learning_rate, decay_rate, decay_steps, staircase)
 
 
 def CosineDecay(
@@ -302,19 +312,22 @@ def CosineDecay(
       Loshchilov & Hutter, `SGDR <https://arxiv.org/abs/1608.03983>`_, 2017; Goyal et al.,
       `Accurate, Large Minibatch SGD <https://arxiv.org/abs/1706.02677>`_, 2017
     """
-    v.check_positive("decay_steps", decay_steps)
-    if warmup_target is None:
-        return cosine_decay_schedule(initial_learning_rate, decay_steps, alpha)
-    v.check_number("alpha", alpha)
-    v.check_number("warmup_target", warmup_target)
-    v.check_nonnegative("warmup_steps", warmup_steps)
-    return warmup_cosine_decay_schedule(
-        initial_learning_rate,
-        warmup_target,
-        warmup_steps,
-        _plus(warmup_steps, decay_steps),
-        end_value=_times(alpha, warmup_target),
-    )
+    with _limits.renamed_arguments(
+        {"init_value": "initial_learning_rate", "peak_value": "warmup_target"}
+    ):
+        v.check_positive("decay_steps", decay_steps)
+        if warmup_target is None:
+            return cosine_decay_schedule(initial_learning_rate, decay_steps, alpha)
+        v.check_number("alpha", alpha)
+        v.check_number("warmup_target", warmup_target)
+        v.check_nonnegative("warmup_steps", warmup_steps)
+        return warmup_cosine_decay_schedule(
+            initial_learning_rate,
+            warmup_target,
+            warmup_steps,
+            _plus(warmup_steps, decay_steps),
+            end_value=_times(alpha, warmup_target),
+        )
 
 
 def CosineDecayRestarts(
@@ -360,7 +373,8 @@ def CosineDecayRestarts(
       <https://keras.io/api/optimizers/learning_rate_schedules/cosine_decay_restarts/>`_;
       Loshchilov & Hutter, `SGDR <https://arxiv.org/abs/1608.03983>`_, 2017
     """
-    return cosine_restarts(initial_learning_rate, first_decay_steps, t_mul, m_mul, alpha)
+    with _limits.renamed_arguments({"init_value": "initial_learning_rate"}):
+        return cosine_restarts(initial_learning_rate, first_decay_steps, t_mul, m_mul, alpha)
 
 
 def _is_python_number(x: Any) -> bool:

@@ -32,11 +32,12 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from jaxdecay import _limits
 from jaxdecay import _validate as v
 from jaxdecay._cosine import cosine_decay, cosine_restarts
 from jaxdecay._cyclic import cyclic, one_cycle
 from jaxdecay._exponential import exponential_decay, step_decay
-from jaxdecay._numeric import as_count, float_dtype, remaining, safe_pow
+from jaxdecay._numeric import as_count, dtypes, offset, ramp, remaining, safe_pow
 from jaxdecay._piecewise import multistep_decay
 from jaxdecay.compat._register import registered
 
@@ -94,7 +95,8 @@ def StepLR(
     References:
       PyTorch, `StepLR <https://pytorch.org/docs/stable/generated/torch.optim.lr_scheduler.StepLR.html>`_
     """  # noqa: E501
-    return step_decay(lr, step_size, gamma)
+    with _limits.renamed_arguments({"init_value": "lr"}):
+        return step_decay(lr, step_size, gamma)
 
 
 def MultiStepLR(
@@ -134,7 +136,8 @@ def MultiStepLR(
     References:
       PyTorch, `MultiStepLR <https://pytorch.org/docs/stable/generated/torch.optim.lr_scheduler.MultiStepLR.html>`_
     """  # noqa: E501
-    return multistep_decay(lr, milestones, gamma)
+    with _limits.renamed_arguments({"init_value": "lr"}):
+        return multistep_decay(lr, milestones, gamma)
 
 
 def ExponentialLR(lr: jax.typing.ArrayLike, gamma: jax.typing.ArrayLike):
@@ -166,7 +169,8 @@ def ExponentialLR(lr: jax.typing.ArrayLike, gamma: jax.typing.ArrayLike):
     References:
       PyTorch, `ExponentialLR <https://pytorch.org/docs/stable/generated/torch.optim.lr_scheduler.ExponentialLR.html>`_
     """  # noqa: E501
-    return exponential_decay(lr, 1, gamma)
+    with _limits.renamed_arguments({"init_value": "lr", "decay_rate": "gamma"}):
+        return exponential_decay(lr, 1, gamma)
 
 
 def CosineAnnealingLR(
@@ -209,10 +213,14 @@ def CosineAnnealingLR(
       PyTorch, `CosineAnnealingLR <https://pytorch.org/docs/stable/generated/torch.optim.lr_scheduler.CosineAnnealingLR.html>`_;
       Loshchilov & Hutter, `SGDR <https://arxiv.org/abs/1608.03983>`_, 2017
     """  # noqa: E501
-    return cosine_decay(lr, T_max, end_value=eta_min)
+    with _limits.renamed_arguments(
+        {"init_value": "lr", "decay_steps": "T_max", "end_value": "eta_min"}
+    ):
+        return cosine_decay(lr, T_max, end_value=eta_min)
 
 
 @_registered
+@_limits.scalar_arguments(steps=("T_0",))
 def CosineAnnealingWarmRestarts(
     lr: jax.typing.ArrayLike,
     T_0: jax.typing.ArrayLike,
@@ -265,13 +273,14 @@ def CosineAnnealingWarmRestarts(
     v.check_positive("T_0", T_0)
     v.check_range("T_mult", T_mult, 1.0)
     v.check_number("eta_min", eta_min)
+    restarts = cosine_restarts(1.0, T_0, T_mult)
 
     def schedule(count):
-        dt = float_dtype(lr, T_0, T_mult, eta_min)
+        out, dt = dtypes(lr, T_0, T_mult, eta_min)
         # 0.5 * (1 + cos(pi * T_cur / T_i)), from the cycle bookkeeping of cosine_restarts.
-        unit = cosine_restarts(jnp.ones((), dt), T_0, T_mult)(count).astype(dt)
+        unit = restarts(count).astype(dt)
         low = jnp.asarray(eta_min, dt)
-        return low + (jnp.asarray(lr, dt) - low) * unit
+        return (low + (jnp.asarray(lr, dt) - low) * unit).astype(out)
 
     return schedule
 
@@ -323,15 +332,16 @@ def OneCycleLR(
       PyTorch, `OneCycleLR <https://pytorch.org/docs/stable/generated/torch.optim.lr_scheduler.OneCycleLR.html>`_;
       Smith & Topin, `Super-Convergence <https://arxiv.org/abs/1708.07120>`_, 2017
     """  # noqa: E501
-    return one_cycle(
-        max_lr,
-        total_steps,
-        pct_start=pct_start,
-        anneal_strategy=anneal_strategy,
-        div_factor=div_factor,
-        final_div_factor=final_div_factor,
-        three_phase=three_phase,
-    )
+    with _limits.renamed_arguments({"max_value": "max_lr"}):
+        return one_cycle(
+            max_lr,
+            total_steps,
+            pct_start=pct_start,
+            anneal_strategy=anneal_strategy,
+            div_factor=div_factor,
+            final_div_factor=final_div_factor,
+            three_phase=three_phase,
+        )
 
 
 def CyclicLR(
@@ -377,14 +387,15 @@ def CyclicLR(
       PyTorch, `CyclicLR <https://pytorch.org/docs/stable/generated/torch.optim.lr_scheduler.CyclicLR.html>`_;
       Smith, `Cyclical Learning Rates <https://arxiv.org/abs/1506.01186>`_, 2017
     """  # noqa: E501
-    return cyclic(
-        base_lr,
-        max_lr,
-        step_size_up=step_size_up,
-        step_size_down=step_size_down,
-        mode=mode,
-        gamma=gamma,
-    )
+    with _limits.renamed_arguments({"base_value": "base_lr", "max_value": "max_lr"}):
+        return cyclic(
+            base_lr,
+            max_lr,
+            step_size_up=step_size_up,
+            step_size_down=step_size_down,
+            mode=mode,
+            gamma=gamma,
+        )
 
 
 def _iters_left(t, total_iters, dt):
@@ -394,6 +405,7 @@ def _iters_left(t, total_iters, dt):
 
 
 @_registered
+@_limits.scalar_arguments(steps=("total_iters",))
 def LinearLR(
     lr: jax.typing.ArrayLike,
     start_factor: jax.typing.ArrayLike = 1.0 / 3,
@@ -441,17 +453,20 @@ def LinearLR(
     v.check_nonnegative("total_iters", total_iters)
 
     def schedule(count):
-        dt = float_dtype(lr, start_factor, end_factor, total_iters)
+        out, dt = dtypes(lr, start_factor, end_factor, total_iters)
         t = as_count(count).astype(dt)
         start = jnp.asarray(start_factor, dt)
         end = jnp.asarray(end_factor, dt)
-        factor = end + (start - end) * _iters_left(t, total_iters, dt)
-        return jnp.asarray(lr, dt) * factor
+        T = jnp.asarray(total_iters, dt)
+        # PyTorch never leaves the start factor when total_iters == 0.
+        factor = jnp.where(T > 0, ramp(start, end, t, T), start)
+        return (jnp.asarray(lr, dt) * factor).astype(out)
 
     return schedule
 
 
 @_registered
+@_limits.scalar_arguments(steps=("total_iters",))
 def ConstantLR(
     lr: jax.typing.ArrayLike,
     factor: jax.typing.ArrayLike = 1.0 / 3,
@@ -494,17 +509,18 @@ def ConstantLR(
     v.check_nonnegative("total_iters", total_iters)
 
     def schedule(count):
-        dt = float_dtype(lr, factor, total_iters)
-        t = as_count(count).astype(dt)
+        out, dt = dtypes(lr, factor, total_iters)
+        t = as_count(count)
         T = jnp.asarray(total_iters, dt)
         base = jnp.asarray(lr, dt)
-        reduced = (t < T) | (T == 0)
-        return jnp.where(reduced, base * jnp.asarray(factor, dt), base)
+        reduced = (offset(t, total_iters, dtype=dt) < 0) | (T == 0)
+        return jnp.where(reduced, base * jnp.asarray(factor, dt), base).astype(out)
 
     return schedule
 
 
 @_registered
+@_limits.scalar_arguments(steps=("total_iters",))
 def PolynomialLR(
     lr: jax.typing.ArrayLike,
     total_iters: jax.typing.ArrayLike = 5,
@@ -548,9 +564,9 @@ def PolynomialLR(
     v.check_nonnegative("power", power)
 
     def schedule(count):
-        dt = float_dtype(lr, total_iters, power)
+        out, dt = dtypes(lr, total_iters, power)
         t = as_count(count).astype(dt)
         left = _iters_left(t, total_iters, dt)
-        return jnp.asarray(lr, dt) * safe_pow(left, jnp.asarray(power, dt))
+        return (jnp.asarray(lr, dt) * safe_pow(left, jnp.asarray(power, dt))).astype(out)
 
     return schedule
