@@ -14,7 +14,11 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
-from jax.extend.core import jaxprs_in_params
+
+try:
+    from jax.extend.core import jaxprs_in_params
+except ImportError:  # public from jax 0.10 on; the same function, internal before
+    from jax._src.core import jaxprs_in_params
 
 import jaxdecay as jd
 from jaxdecay import _piecewise
