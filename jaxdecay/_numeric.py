@@ -117,8 +117,20 @@ def offset(t: jax.typing.ArrayLike, *begins: jax.typing.ArrayLike, dtype: Any) -
         acc = acc - bi
         ok = ok & bok if not (ok is True and bok is True) else True
         flt = flt - b.astype(wdt)
-    exact = acc.astype(dtype)
-    return exact if ok is True else jnp.where(ok, exact, flt.astype(dtype))
+    flt = flt.astype(dtype)
+    # The exact value, with the derivative of the float difference (d/dbegin = -1): a float
+    # length such as a warmup of 100.0 steps keeps its gradient (SPEC §7).
+    exact = _with_gradient_of(acc.astype(dtype), flt)
+    return exact if ok is True else jnp.where(ok, exact, flt)
+
+
+def _with_gradient_of(value: jax.Array, like: jax.Array) -> jax.Array:
+    """``value`` in the forward pass, the derivative of ``like`` in the backward pass.
+
+    ``like`` equals ``value`` up to rounding (the same quantity computed in floating point), so
+    ``like - stop_gradient(like)`` is exactly ``0`` and the value is ``value`` to the last bit.
+    """
+    return value + (like - jax.lax.stop_gradient(like))
 
 
 def _divmod(t: jax.Array, s: jax.Array) -> tuple[jax.Array, jax.Array, Any]:
@@ -151,6 +163,8 @@ def _divmod(t: jax.Array, s: jax.Array) -> tuple[jax.Array, jax.Array, Any]:
         return qi, ri, True
     tf = jnp.maximum(t.astype(wdt), 0)
     sf = jnp.maximum(s.astype(wdt), jnp.finfo(wdt).tiny)
+    # The exact remainder with the derivative of t - q * s (q piecewise constant): d/ds = -q.
+    ri = _with_gradient_of(ri, tf - jax.lax.stop_gradient(qi.astype(wdt)) * sf)
     q = jnp.floor(tf / sf)
     q = jnp.where((q + 1) * sf <= tf, q + 1, q)
     q = jnp.where(q * sf > tf, q - 1, q)

@@ -57,7 +57,11 @@ def _not_exp_range(a: dict[str, Any]) -> bool:
 def _piecewise_constant_inner(a: dict[str, Any]) -> bool:
     # stretch/scale of a schedule that is piecewise constant in the count (a staircase).
     inner = a["schedule"]
-    return isinstance(inner, jd.Schedule) and inner.name in {"step_decay", "multistep_decay"}
+    return isinstance(inner, jd.Schedule) and inner.name in {
+        "step_decay",
+        "multistep_decay",
+        "piecewise_constant",
+    }
 
 
 ZERO_GRADIENT: dict[tuple[str, str], tuple[Callable[[dict[str, Any]], bool], str]] = {
@@ -77,6 +81,8 @@ ZERO_GRADIENT: dict[tuple[str, str], tuple[Callable[[dict[str, Any]], bool], str
     ("cosine_onecycle_schedule", "pct_start"): (_ALWAYS, "boundary int(pct_start * T)"),
     ("per_epoch", "steps_per_epoch"): (_ALWAYS, "the epoch floor(t / steps_per_epoch)"),
     ("stretch", "factor"): (_piecewise_constant_inner, "a staircase of t / factor"),
+    ("replan", "at_count"): (_piecewise_constant_inner, "a time-warp of a staircase"),
+    ("replan", "new_end"): (_piecewise_constant_inner, "a time-warp of a staircase"),
     ("cyclic", "gamma"): (_not_exp_range, "only mode='exp_range' uses gamma"),
     ("warmup_stable_decay", "init_value"): (_no_warmup, "no warmup phase uses it"),
     ("sgdr_schedule", "init_value"): (_no_warmup, "a piece without warmup ignores it"),
@@ -381,22 +387,17 @@ def test_known_gradient_bugs(case_id, path):
         np.testing.assert_allclose(g[:, near], one_sided[:, near], rtol=5e-2, atol=1e-6)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "Schedule's pytree flattening decides which arguments are leaves from their *types* "
-        "(_core._is_dynamic: arrays are leaves, anything else is static), so a Schedule whose "
-        "leaves were mapped to non-arrays (jax.jacfwd maps them to PartitionSpecs) flattens to "
-        "no leaves at all; jax.jacfwd and jax.hessian with respect to a schedule raise"
-    ),
-)
 def test_jacfwd_and_hessian_with_respect_to_a_schedule():
     s = jd.exponential_decay(jnp.float32(0.1), 100, jnp.float32(0.9))
     t = jnp.arange(0.0, 300.0, 30.0)
     rev = jax.jacrev(lambda s: s(t))(s)
     fwd = jax.jacfwd(lambda s: s(t))(s)
     np.testing.assert_allclose(fwd.arguments["decay_rate"], rev.arguments["decay_rate"], 1e-6)
-    jax.hessian(lambda s: jnp.sum(s(t)))(s)
+    h = jax.hessian(lambda s: jnp.sum(s(t)))(s)
+    k = np.arange(0.0, 300.0, 30.0) / 100
+    want = np.sum(0.1 * k * (k - 1) * 0.9 ** (k - 2))  # d^2/dr^2 of sum(0.1 * r ** (t / 100))
+    got = h.arguments["decay_rate"].arguments["decay_rate"]
+    np.testing.assert_allclose(float(got), want, rtol=1e-5)
 
 
 def test_zero_gradient_table_entries_are_all_used():
