@@ -128,7 +128,7 @@ class Schedule:
     arguments.
     """
 
-    __slots__ = ("_name", "_args", "_passed", "_impl", "__weakref__")
+    __slots__ = ("_name", "_args", "_passed", "_impl", "_dyn", "__weakref__")
 
     def __init__(
         self,
@@ -136,11 +136,16 @@ class Schedule:
         args: Mapping[str, Any],
         passed: tuple[str, ...],
         impl: Callable[[Any], jax.Array] | None = None,
+        dyn: tuple[str, ...] | None = None,
     ):
         self._name = name
         self._args = dict(args)
         self._passed = tuple(passed)
         self._impl = impl
+        # The arguments that are pytree children. Decided from their types when the schedule is
+        # built, and kept when it is rebuilt from a pytree: JAX's transformations (`jacfwd`,
+        # `hessian`, sharding specs) put other objects in the leaves' places and flatten again.
+        self._dyn = dyn
 
     @property
     def name(self) -> str:
@@ -187,7 +192,9 @@ class Schedule:
 
     # pytree protocol ------------------------------------------------------------------------
     def _tree_flatten(self):
-        dyn = tuple(k for k, v in self._args.items() if _is_dynamic(v))
+        dyn = self._dyn
+        if dyn is None:
+            dyn = tuple(k for k, v in self._args.items() if _is_dynamic(v))
         static = tuple((k, _Static(v)) for k, v in self._args.items() if k not in dyn)
         children = tuple(self._args[k] for k in dyn)
         return children, (self._name, self._passed, dyn, static)
@@ -200,7 +207,7 @@ class Schedule:
         # Keep the constructor's argument order.
         order = list(_REGISTRY[name].signature.parameters)
         args = {k: args[k] for k in order if k in args}
-        return cls(name, args, passed, None)
+        return cls(name, args, passed, None, dyn)
 
 
 jax.tree_util.register_pytree_node(Schedule, lambda s: s._tree_flatten(), Schedule._tree_unflatten)
@@ -208,13 +215,19 @@ jax.tree_util.register_pytree_node(Schedule, lambda s: s._tree_flatten(), Schedu
 
 def _fmt_float(x: Any) -> str:
     x = np.asarray(x)
+    if x.dtype.name == "bfloat16":  # ml_dtypes: not a NumPy floating type
+        v = float(x)  # exact: every bfloat16 is a float32
+        return f"bfloat16({v!r})" if np.isfinite(v) else repr(v)
     if np.issubdtype(x.dtype, np.floating):
         v = x.item()
         if not np.isfinite(v):
             return repr(float(v))
         if x.dtype == np.float64:
             return repr(float(v))
-        return np.format_float_positional(x[()], unique=True, trim="0")
+        text = np.format_float_positional(x[()], unique=True, trim="0")
+        if x.dtype == np.float16:  # parse reads it back as a float16
+            return f"{x.dtype.name}({text})"
+        return text
     return repr(x.item())
 
 
