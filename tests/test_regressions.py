@@ -331,3 +331,13 @@ def test_repeat_with_float16_counts_under_strict_promotion():
     s = jd.repeat(jd.linear_schedule(1.0, 0.0, 7), 7)
     with jax.numpy_dtype_promotion("strict"):
         assert_both(s, jnp.asarray(9, jnp.float16), 1.0 - 2 / 7)
+
+
+@pytest.mark.parametrize("value", [np.float16(0.1), jnp.bfloat16(0.1)], ids=["float16", "bfloat16"])
+def test_repr_of_a_low_precision_value_parses_back_in_its_dtype(value):
+    # Issue 10, defect 13: parse(repr(s)) gave float32 back for a float16 hyperparameter.
+    s = jd.cosine_decay(value, 1000)
+    back = jd.parse(repr(s))
+    assert back.arguments["init_value"].dtype == np.asarray(value).dtype
+    t = np.asarray([0, 10, 999, 1000])
+    np.testing.assert_array_equal(np.asarray(back(t)), np.asarray(s(t)))
