@@ -396,7 +396,14 @@ def cosine_restarts(
         if static is None or static != 1:
             parts.append(_geometric_cycle(t_raw, t, T0, jnp.where(geometric, tm, 2), table, dt))
         if static is None or static == 1:
-            parts.append(_equal_cycle(t_raw, T0, first_decay_steps, dt))
+            i1, p1, l1 = _equal_cycle(t_raw, T0, first_decay_steps, dt)
+            if static is None:
+                # Exactly the equal cycles at t_mul == 1, with the derivative of the geometric
+                # ones there (d start_i / d t_mul = T0 i (i - 1) / 2, d length_i / d t_mul =
+                # T0 i): a traced t_mul of 1 keeps its gradient. (tm - 1) is 0: values unchanged.
+                p1 = p1 - (tm - 1) * T0 * (i1 * (i1 - 1) / 2)
+                l1 = l1 + (tm - 1) * T0 * i1
+            parts.append((i1, p1, l1))
         if len(parts) == 1:
             i, pos, length = parts[0]
         else:

@@ -88,16 +88,11 @@ ZERO_GRADIENT: dict[tuple[str, str], tuple[Callable[[dict[str, Any]], bool], str
     ("sgdr_schedule", "init_value"): (_no_warmup, "a piece without warmup ignores it"),
 }
 
-# Wrong gradients, each checked by an xfail(strict=True) test below: (case id, path) -> reason.
-KNOWN_BUGS: dict[tuple[str, str], str] = {
-    ("cosine_restarts_tmul1", "t_mul"): (
-        "cosine_restarts: at t_mul == 1 exactly the closed form (t_mul**i - 1) / (t_mul - 1) is "
-        "replaced by its limit i with jnp.where/a static branch, so d/dt_mul is 0 instead of the "
-        "one-sided derivative of the cycle lengths T0 * t_mul**i"
-    ),
-    ("torch.CosineAnnealingWarmRestarts_tmult1", "T_mult"): (
-        "torch.CosineAnnealingWarmRestarts: the same at T_mult == 1 (built on cosine_restarts)"
-    ),
+# Arguments on the edge of their domain (t_mul == 1: a central difference steps outside it),
+# checked against a one-sided difference by their own test below: (case id, path) -> why.
+ONE_SIDED: dict[tuple[str, str], str] = {
+    ("cosine_restarts_tmul1", "t_mul"): "t_mul == 1: equal cycles, the edge of t_mul >= 1",
+    ("torch.CosineAnnealingWarmRestarts_tmult1", "T_mult"): "T_mult == 1, the edge of T_mult >= 1",
 }
 
 # --------------------------------------------------------------------------------------------
@@ -331,7 +326,7 @@ def test_gradients_match_finite_differences_away_from_breakpoints(case):
         t = _counts(case) + 0.5
         near = t < FAR[0]
         for path, (g, _f0, plus, minus, eps) in _per_path(s, t).items():
-            if (case.id, path) in KNOWN_BUGS:
+            if (case.id, path) in ONE_SIDED:
                 continue
             assert np.all(np.isfinite(g)), (path, g)
             g, plus, minus = g[:, near], plus[:, near], minus[:, near]
@@ -357,7 +352,7 @@ def test_gradients_finite_at_breakpoints(case):
         for path, (g, f0, plus, minus, eps) in _per_path(s, t).items():
             assert np.all(np.isfinite(g)), (path, g)
             g, f0, plus, minus = g[:, near], f0[:, near], plus[:, near], minus[:, near]
-            if (case.id, path) in KNOWN_BUGS:
+            if (case.id, path) in ONE_SIDED:
                 continue
             if expected_zero(s, path) is not None:
                 assert np.all(g == 0), path
@@ -370,11 +365,10 @@ def test_gradients_finite_at_breakpoints(case):
             np.testing.assert_allclose(g[smooth], fd[smooth], rtol=1e-5, atol=1e-5, err_msg=path)
 
 
-@pytest.mark.parametrize(
-    "case_id,path", [pytest.param(*k, id=f"{k[0]}-{k[1]}") for k in KNOWN_BUGS]
-)
-@pytest.mark.xfail(strict=True, reason="; ".join(KNOWN_BUGS.values()))
-def test_known_gradient_bugs(case_id, path):
+@pytest.mark.parametrize("case_id,path", [pytest.param(*k, id=f"{k[0]}-{k[1]}") for k in ONE_SIDED])
+def test_gradient_on_the_edge_of_the_domain_is_the_one_sided_derivative(case_id, path):
+    # At t_mul == 1 the cycles are equal and computed by their own exact branch; its gradient
+    # is the derivative of the geometric cycles there (it was 0 before).
     case = next(c for c in ALL_CASES if c.id == case_id)
     with jax.enable_x64(True):
         s = _as_float64(case, shift=0.37)
