@@ -29,7 +29,7 @@ import numpy as np
 
 from jaxdecay import _validate as V
 from jaxdecay._numeric import float_dtype
-from jaxdecay._replan import horizon as _horizon
+from jaxdecay._replan import required_horizon
 
 __all__ = ["BudgetClock", "BudgetSchedule", "BudgetState", "budget"]
 
@@ -141,12 +141,7 @@ def budget(
     """
     V.check_callable("schedule", schedule)
     if horizon is None:
-        horizon = _horizon(schedule)
-        if horizon is None:
-            raise ValueError(
-                f"`horizon` is required: {schedule!r} has no horizon (its value never becomes "
-                "constant), so say which count progress 1 maps to"
-            )
+        horizon = required_horizon(schedule, "horizon", "say which count progress 1 maps to")
         h = V.concrete_value("horizon", horizon)
         if h is not None and np.any(h <= 0):
             raise ValueError(

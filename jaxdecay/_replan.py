@@ -88,6 +88,17 @@ def _plain(x: Any) -> Any:
     return x
 
 
+def required_horizon(schedule: Any, argument: str, hint: str) -> jax.typing.ArrayLike:
+    """``horizon(schedule)``, or a ``ValueError`` saying that ``argument`` must be given."""
+    end = horizon(schedule)
+    if end is None:
+        raise ValueError(
+            f"`{argument}` is required: {schedule!r} has no horizon (its value never becomes "
+            f"constant), so {hint}"
+        )
+    return end
+
+
 def horizon(schedule: Any) -> Any:
     r"""The count from which ``schedule``'s value is constant, or ``None``.
 
@@ -405,12 +416,9 @@ def replan(
     V.check_nonnegative("at_count", at_count)
     V.check_number("new_end", new_end)
     if old_end is None:
-        end = horizon(schedule)
-        if end is None:
-            raise ValueError(
-                f"`old_end` is required: {schedule!r} has no horizon (its value never becomes "
-                "constant), so say where its curve ends, e.g. `old_end=<planned updates>`"
-            )
+        end = required_horizon(
+            schedule, "old_end", "say where its curve ends, e.g. `old_end=<planned updates>`"
+        )
     else:
         V.check_nonnegative("old_end", old_end)
         end = old_end

@@ -20,6 +20,7 @@ small perturbation there), and a gradient that is not identically zero everywher
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -210,20 +211,15 @@ def _per_path(schedule: jd.Schedule, t: np.ndarray):
 # Cases of this file only, for the conditions of ZERO_GRADIENT that the registry's cases do not
 # reach (the oracles are those of tests/cases.py; the contract tests do not run these).
 EXTRA_CASES = [
-    Case(
-        "warmup_exponential_decay_schedule_staircase",
-        jd.warmup_exponential_decay_schedule,
-        dict(
-            init_value=0.0,
-            peak_value=0.5,
-            warmup_steps=10,
-            transition_steps=20,
-            decay_rate=0.5,
-            transition_begin=5,
-            staircase=True,
-        ),
-        cases._warmup_expo,
+    dataclasses.replace(
+        next(c for c in CASES if c.id == "warmup_exponential_decay_schedule"),
+        id="warmup_exponential_decay_schedule_staircase",
+        kwargs={
+            **next(c for c in CASES if c.id == "warmup_exponential_decay_schedule").kwargs,
+            "staircase": True,
+        },
         counts=(9, 10, 11, 14, 15, 16, 34, 35, 36, 200),
+        variants=(),
     ),
     Case(
         "torch.CosineAnnealingWarmRestarts_tmult1",
