@@ -27,7 +27,10 @@ SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[Healt
 counts = st.lists(st.integers(0, 2**31 - 1), min_size=16, max_size=16)
 small_counts = st.lists(st.integers(0, 5000), min_size=16, max_size=16)
 value = st.floats(1e-4, 10.0)
-frac = st.floats(0.0, 1.0)
+# No fractions near the subnormal range (of float32 or float64): XLA flushes subnormal results to
+# zero on some paths and not on others, so an end value of 6e-39 comes back as 0 or 6e-39 (not a
+# property of the schedules).
+frac = st.one_of(st.just(0.0), st.floats(1e-30, 1.0))
 steps = st.integers(1, 2000)
 
 
@@ -51,9 +54,10 @@ def _eval(s, t, count_dtype=jnp.int32):
         for got in (s(tc), jax.jit(s)(tc)):
             got = np.asarray(got, np.float64)
             assert np.all(np.isfinite(got))
-            np.testing.assert_allclose(
-                got[exact], want[exact], rtol=2e-5, atol=1e-7 * np.max(np.abs(want))
-            )
+            # atol at least float32's smallest normal: a product of normal values can still
+            # underflow to a subnormal, which XLA flushes to zero on some paths only.
+            atol = max(1e-7 * np.max(np.abs(want)), float(np.finfo(np.float32).tiny))
+            np.testing.assert_allclose(got[exact], want[exact], rtol=2e-5, atol=atol)
     return out
 
 
