@@ -3,26 +3,33 @@
 Every schedule here looks a count up in a sorted array of boundaries with :class:`Lookup`
 instead of unrolling a Python loop over them (Optax's ``piecewise_constant_schedule`` and
 ``join_schedules`` build one ``where`` per boundary). The lookup is the same code for a scalar
-count, an array of counts and ``jax.vmap`` of a scalar count, and its traced program has the
-same operations for 1 or 1,000,000 boundaries:
+count, an array of counts and ``jax.vmap`` of a scalar count, and for concrete boundaries its
+compiled program does not grow with their number:
 
-- a coarse level: ``_BLOCKS - 1`` (15) compare-and-selects against the last boundary of each
-  block of ``w`` boundaries (``w`` the smallest power of two with ``16 w > n``) find the block;
-- a fine level: a branchless binary search of ``log2(w)`` steps inside the block, in a
-  ``fori_loop`` unrolled ``_LEVELS`` (10) steps at a time (fully unrolled below 16,384
-  boundaries, a rolled loop of 10-step groups above);
-- one ``take`` per table at the index found.
+- up to 15 boundaries, a select chain that carries the tables' values along (the fastest lookup
+  on CPU for few boundaries: no gather);
+- from 16 concrete boundaries on, a **bucket index**: the range of the boundaries is cut into
+  about ``2 n`` buckets of equal power-of-two width, so the bucket of a count is one subtraction
+  and a shift (or a multiplication by a power of two for float counts). A table made once per
+  comparison dtype (NumPy, at trace time) gives, for each bucket, the number of boundaries
+  below it; the few boundaries in the bucket (and, for float counts, its two neighbours: a
+  rounding margin) are then compared with the count one by one, ``K`` of them, ``K`` the
+  largest such window (2 to 6 for evenly spread boundaries, whatever their number). The bucket
+  of a boundary is computed with the same arithmetic, in the same dtype, as the bucket of a
+  count, and that arithmetic is monotone, so every boundary below the window is passed and
+  every one above it is not. A window of more than 8 boundaries (clustered boundaries) is
+  binary-searched instead (``log2(K)`` steps);
+- traced boundaries (no table can be made), or a range that the count dtype cannot span, take
+  a branchless binary search over all of them (``log2(n)`` steps, unrolled ``_LEVELS`` at a
+  time).
 
-The boundaries are padded with the largest value of their dtype. With 15 boundaries or fewer
-the coarse chain selects the tables' values too and is the whole lookup (a select chain is the
-fastest lookup on CPU for few boundaries); from 16 on every doubling of ``n`` adds one gather.
-The parts that do nothing for a given ``n`` (the value selects for ``n >= 16``, the gathers for
-``n <= 15``) are still traced, so that the jaxpr is the same for every ``n``, and written so that
-XLA removes them (``select(p, x, x)``, ``p & False``, ``x == x``). ``jnp.searchsorted`` is not
-used: its default ``method="scan"`` runs a ``while`` loop over the whole count array (several
-times slower), ``"compare_all"`` materialises an ``N x n`` array, and ``"scan_unrolled"`` grows
-with ``log2(n)`` in the jaxpr. An eager call (count and tables concrete) counts the same
-boundaries on the host, with ``np.searchsorted`` in the same dtype.
+The program of the bucket index is a handful of gathers in one fused kernel; XLA compiles it in
+the time of the 15-boundary select chain (``benchmarks/compile_time.py``), and it evaluates a
+count in O(1) (``benchmarks/eval_throughput.py``). ``jnp.searchsorted`` is not used: its
+default ``method="scan"`` runs a ``while`` loop over the whole count array (several times
+slower), ``"compare_all"`` materialises an ``N x n`` array, and ``"scan_unrolled"`` grows with
+``log2(n)``. An eager call (count and tables concrete) counts the same boundaries on the host,
+with ``np.searchsorted`` in the same dtype.
 """
 
 from __future__ import annotations
@@ -30,7 +37,7 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.core
@@ -56,10 +63,13 @@ __all__ = [
 Entries = jax.typing.ArrayLike | Sequence[jax.typing.ArrayLike]
 """Boundaries or values: a list (or tuple) of numbers or scalar arrays, or a 1-D array."""
 
-# Blocks of the coarse level (a chain of _BLOCKS - 1 compare-and-selects).
-_BLOCKS = 16
-# Fine binary-search levels unrolled at a time; a deeper search (blocks of more than 2**_LEVELS
-# boundaries) is a rolled loop of such groups.
+# Boundaries up to which the lookup is a select chain carrying the tables' values.
+_CHAIN_MAX = 15
+# Buckets of the bucket index per boundary (about).
+_BUCKETS_PER_BOUNDARY = 2
+# Window entries of the bucket index compared one by one; a larger window is binary-searched.
+_PROBES = 8
+# Binary-search levels unrolled at a time; a deeper search is a rolled loop of such groups.
 _LEVELS = 10
 # Pieces up to which join_schedules uses lax.switch for a traced scalar count (only the active
 # piece runs). XLA compiles every branch of a conditional separately (about 80 ms each on CPU),
@@ -101,6 +111,81 @@ def _canonical(a: np.ndarray) -> np.ndarray:
     return a.astype(np.float64)  # cast to the count's float dtype where compared
 
 
+class _Plan(NamedTuple):
+    """The bucket index of concrete boundaries for one comparison dtype (see the module
+    docstring). ``bucket(t)`` is ``(clip(t, lo, hi) - lo) >> shift`` for integers and
+    ``floor((clip(t, lo, hi) - lo) * scale)`` clipped to ``[0, buckets - 1]`` for floats."""
+
+    lo: Any
+    hi: Any
+    shift: int  # integers: bucket width 2**shift
+    scale: Any  # floats: 1 / bucket width, a power of two in the comparison dtype
+    buckets: int
+    start: np.ndarray  # int32 [buckets]: index of the first boundary of each bucket's window
+    window: int  # K: boundaries compared per count
+    bounds: np.ndarray  # the boundaries in the comparison dtype, padded with its largest value
+
+
+def _top(dt: Any) -> Any:
+    """The largest value of ``dt`` (what the boundaries are padded with)."""
+    return jnp.finfo(dt).max if jnp.issubdtype(dt, jnp.floating) else jnp.iinfo(dt).max
+
+
+def _plan(bounds: np.ndarray, dt: np.dtype) -> _Plan | None:
+    """The bucket index of sorted concrete ``bounds`` compared in ``dt``, or None where ``dt``
+    cannot span their range (then the lookup is a binary search)."""
+    b = bounds.astype(dt)
+    n = b.shape[0]
+    lo, hi = b[0], b[-1]
+    target = _BUCKETS_PER_BOUNDARY * n
+    if jnp.issubdtype(dt, jnp.floating):
+        with np.errstate(over="ignore", invalid="ignore"):
+            span = hi - lo  # in dt, as on the device: an overflow means no plan
+        if not np.isfinite(span):
+            return None
+        exp = 0 if span == 0 else math.ceil(math.log2(float(span) / target))
+        scale = np.asarray(2.0**-exp, dt)
+        if not np.isfinite(scale) or scale < np.finfo(dt).tiny:
+            return None
+        tol = 1  # a rounding margin of one bucket on each side
+
+        def bucket(x: np.ndarray) -> np.ndarray:
+            return np.floor((np.clip(x, lo, hi) - lo) * scale).astype(np.int64)
+
+        shift = 0
+        buckets = int(bucket(hi)) + 1
+        qb = np.clip(bucket(b), 0, buckets - 1)
+    else:
+        span = int(hi) - int(lo)
+        if span >= 2 ** (8 * np.dtype(dt).itemsize):  # the unsigned difference must hold it
+            return None
+        shift = max(0, math.ceil(math.log2(span / target))) if span else 0
+        scale, tol = None, 0
+        buckets = (span >> shift) + 1
+        qb = (b.astype(np.int64) - int(lo)) >> shift
+    # start[q]: boundaries whose bucket is below q - tol; the window of q holds the buckets
+    # q - tol .. q + tol.
+    below = np.searchsorted(qb, np.arange(buckets) - tol, side="left")
+    above = np.searchsorted(qb, np.arange(buckets) + tol, side="right")
+    window = int(np.max(above - below))
+    width = window if window <= _PROBES else 2 ** window.bit_length()
+    pad = np.full((width,), _top(dt), dt)
+    return _Plan(
+        lo, hi, shift, scale, buckets, below.astype(np.int32), window, np.concatenate([b, pad])
+    )
+
+
+def _gather(table: Any, idx: jax.Array) -> jax.Array:
+    """``table[idx]`` for in-bounds int32 indices of any shape (one XLA gather)."""
+    table = jnp.asarray(table)
+    dims = lax.GatherDimensionNumbers(
+        offset_dims=(), collapsed_slice_dims=(0,), start_index_map=(0,)
+    )
+    return lax.gather(
+        table, idx[..., None], dims, (1,), mode=lax.GatherScatterMode.PROMISE_IN_BOUNDS
+    )
+
+
 class Lookup:
     """``table[#(boundaries <= t)]`` (``side="right"``) or ``table[#(boundaries < t)]``
     (``side="left"``, Keras' switch one count after the boundary) for tables of ``n + 1``
@@ -108,80 +193,96 @@ class Lookup:
 
     ``boundaries`` is sorted: a list or 1-D array, kept as a NumPy array when concrete (every
     level then reads literals, and nothing is dispatched eagerly while tracing) or as a JAX
-    array when an entry is traced. See the module
-    docstring for the algorithm: one code path for every kind of count, a traced program of the
-    same size for every ``n``.
+    array when an entry is traced. See the module docstring for the algorithm: one code path
+    for every kind of count, a compiled program of the same size for every ``n`` of concrete
+    boundaries.
     """
 
     def __init__(self, boundaries: Any, side: str = "right"):
         V.check_choice("side", side, ("left", "right"))
         self.side = side
-        self.bounds = boundaries = _boundary_array(boundaries)
-        self.n = n = int(boundaries.shape[0])
-        self.depth = (n // _BLOCKS).bit_length()
-        self.width = 2**self.depth  # boundaries per block: _BLOCKS * width > n
+        self.bounds = _boundary_array(boundaries)
+        self.n = int(self.bounds.shape[0])
+        self._plans: dict[np.dtype, _Plan | None] = {}
+
+    def _plan(self, dt: np.dtype) -> _Plan | None:
+        """The bucket index for comparisons in ``dt`` (made once per dtype), or None."""
+        if dt not in self._plans:
+            concrete = isinstance(self.bounds, np.ndarray)
+            self._plans[dt] = _plan(self.bounds, dt) if concrete else None
+        return self._plans[dt]
+
+    def _passed(self, t: jax.Array, b: Any) -> jax.Array:
+        return t >= b if self.side == "right" else t > b
+
+    def _search(self, padded: Any, start: Any, width: int, t: jax.Array) -> jax.Array:
+        """``start`` plus the number of passed boundaries among ``padded[start:start + width -
+        1]`` (sorted): a branchless binary search of ``log2(width)`` steps (``width`` a power
+        of two)."""
+        depth = width.bit_length() - 1
+
+        def level(i: Any, pos: jax.Array) -> jax.Array:
+            step = lax.shift_right_logical(jnp.int32(width), jnp.int32(i) + 1)
+            return lax.select(self._passed(t, _gather(padded, pos + step - 1)), pos + step, pos)
+
+        return lax.fori_loop(0, depth, level, start, unroll=_LEVELS)
 
     def __call__(self, tables: Sequence[Any], count: jax.typing.ArrayLike) -> list[jax.Array]:
         """Each table's entry at the index of ``count`` (any shape; broadcast like it)."""
-        n, w, depth = self.n, self.width, self.depth
+        n = self.n
         t = jnp.asarray(count)
         if n == 0:
             return [jnp.broadcast_to(jnp.asarray(tab[0]), t.shape) for tab in tables]
         dt = _common(t.dtype, self.bounds.dtype)
+        is_float = jnp.issubdtype(dt, jnp.floating)
         if not any(isinstance(x, jax.core.Tracer) for x in (t, self.bounds, *tables)):
             # Everything concrete (an eager call): the same count, on the host.
             c = np.asarray(t).astype(dt)
             idx = np.searchsorted(self.bounds.astype(dt), c, side=self.side)  # type: ignore[arg-type]
-            idx = np.where(np.isnan(c), 0, idx) if jnp.issubdtype(dt, jnp.floating) else idx
+            idx = np.where(np.isnan(c), 0, idx) if is_float else idx
             return [jnp.asarray(np.asarray(tab)[idx]) for tab in tables]
         t = t.astype(dt)
-        # Padded to _BLOCKS * w entries with the largest value of dt (only the largest count can
-        # pass it, and the index is clamped to n).
-        xp: Any = np if isinstance(self.bounds, np.ndarray) else jnp
-        top = jnp.finfo(dt).max if jnp.issubdtype(dt, jnp.floating) else jnp.iinfo(dt).max
-        pad = xp.full((_BLOCKS * w - n,), top, dt)
-        padded = xp.concatenate([self.bounds.astype(dt), pad])
-        right = self.side == "right"
+        if n <= _CHAIN_MAX:
+            # A select chain that carries the values (a later boundary passed wins).
+            vals = [jnp.broadcast_to(jnp.asarray(tab[0]), t.shape) for tab in tables]
+            bounds = self.bounds.astype(dt)
+            for k in range(n):
+                hit = self._passed(t, bounds[k])
+                vals = [
+                    lax.select(hit, lax.full_like(v, tab[k + 1]), v)
+                    for tab, v in zip(tables, vals, strict=True)
+                ]
+            return vals
+        plan = self._plan(np.dtype(dt))
+        if plan is None:
+            # Traced boundaries or an unspanned range: a binary search over all of them.
+            width = 2 ** n.bit_length()  # > n
+            xp: Any = np if isinstance(self.bounds, np.ndarray) else jnp
+            padded = xp.concatenate([self.bounds.astype(dt), xp.full((width,), _top(dt), dt)])
+            idx = self._search(padded, jnp.zeros(t.shape, jnp.int32), width, t)
+        else:
+            clipped = lax.clamp(jnp.asarray(plan.lo, dt), t, jnp.asarray(plan.hi, dt))
+            offset = clipped - jnp.asarray(plan.lo, dt)
+            if is_float:
+                q = lax.convert_element_type(lax.floor(offset * plan.scale), jnp.int32)
+                q = lax.clamp(jnp.int32(0), q, jnp.int32(plan.buckets - 1))
+            else:
+                # The difference read as unsigned: exact up to 2**32 (int32) even if it wraps.
+                q = lax.shift_right_logical(offset, jnp.asarray(plan.shift, dt))
+                q = lax.convert_element_type(q, jnp.int32)
+            start = _gather(plan.start, q)
+            if plan.window <= _PROBES:
+                idx = start
+                for k in range(plan.window):
+                    probe = _gather(plan.bounds, start + jnp.int32(k))
+                    idx = idx + lax.convert_element_type(self._passed(t, probe), jnp.int32)
+            else:
+                idx = self._search(plan.bounds, start, plan.bounds.shape[0] - n, t)
+        idx = lax.min(idx, jnp.int32(n))  # a count equal to the padding passes it
+        if is_float:
+            idx = lax.select(t == t, idx, jnp.zeros_like(idx))  # NaN: the first entry
+        return [_gather(tab, idx) for tab in tables]
 
-        def passed(b: Any) -> jax.Array:
-            return t >= b if right else t > b
-
-        # Selects that change nothing are traced anyway, so that the program is the same for
-        # every n; XLA drops them (`select(p, x, x)`, `p & False`, `x == x`).
-        # With 15 boundaries or fewer the coarse level is the whole lookup, and it carries the
-        # tables' values along (no gather: a select chain is the fastest lookup on CPU).
-        carry = depth == 0
-
-        # Coarse: the block, from the last boundary of each block before it (a select chain).
-        pos = jnp.zeros(t.shape, jnp.int32)
-        vals = [jnp.broadcast_to(jnp.asarray(tab[0]), t.shape) for tab in tables]
-        for j in range(1, _BLOCKS):
-            hit = passed(padded[j * w - 1])
-            pos = lax.select(hit, lax.full_like(pos, j * w), pos)
-            keep = hit & carry
-            k = min(j * w, n)
-            vals = [
-                lax.select(keep, lax.full_like(v, tab[k]), v)
-                for tab, v in zip(tables, vals, strict=True)
-            ]
-        coarse = pos
-
-        # Fine: a branchless binary search inside the block, `depth` steps of w/2, w/4, ..., 1
-        # (unrolled up to _LEVELS at a time, so a deeper search is a rolled loop).
-        table = jnp.asarray(padded)  # one constant, read by every step
-
-        def level(i: jax.Array, pos: jax.Array) -> jax.Array:
-            step = jnp.right_shift(jnp.int32(w), i + 1)
-            probe = jnp.take(table, pos + step - 1, mode="clip")
-            return lax.select(passed(probe), pos + step, pos)
-
-        pos = lax.fori_loop(0, depth, level, pos, unroll=_LEVELS)
-        idx = jnp.minimum(pos, n)
-        done = (pos == coarse) & carry
-        return [
-            lax.select(done, v, jnp.take(tab, idx, mode="clip"))
-            for tab, v in zip(tables, vals, strict=True)
-        ]
 
 
 # --------------------------------------------------------------------------------------------

@@ -14,6 +14,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 try:
     from jax.extend.core import jaxprs_in_params
@@ -158,14 +160,14 @@ def test_multistep_decay_traced_milestones_are_sorted_inside():
 
 
 # --------------------------------------------------------------------------------------------
-# The lookup itself, for every path (chain / unrolled / rolled; eager / jit; scalar / array).
+# The lookup itself, for every path (chain / bucket index / binary search; eager / jit; scalar /
+# array).
 # --------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("n", [1, 2, 15, 16, 17, 128, 300, 2000, 20_000])
 def test_piecewise_constant_lookup_for_every_size(n):
-    # 15: the coarse select chain alone; 16 on: blocks and a binary search in them; 20,000:
-    # blocks of 2,048, deeper than the unrolled levels (the rest in a rolled loop).
+    # Up to 15: the select chain; 16 on: the bucket index (random boundaries: windows of a few).
     rng = np.random.default_rng(n)
     bounds = np.sort(rng.choice(10**5, size=n, replace=False)).astype(np.int32)
     values = rng.uniform(0, 1, n + 1).astype(np.float32)
@@ -182,6 +184,128 @@ def test_piecewise_constant_lookup_for_every_size(n):
     for c in t[:: max(1, t.size // 12)]:
         assert float(small(c)) == values[np.searchsorted(bounds, c, side="right")]
     np.testing.assert_array_equal(jax.jit(s)(t[:8].astype(np.float32)), want[:8])
+
+
+def _lookup_both_ways(lookup, table, counts):
+    """The lookup of ``counts`` under jit on the array and under jit(vmap) of a scalar."""
+    f = lambda t: lookup([table], t)[0]  # noqa: E731
+    return np.asarray(jax.jit(f)(counts)), np.asarray(jax.jit(jax.vmap(f))(counts))
+
+
+def _neighbours(bounds, dt):
+    """Every boundary in ``dt`` and the values of ``dt`` just below and above it."""
+    b = bounds.astype(dt)
+    if np.issubdtype(dt, np.integer):
+        wide = b.astype(np.int64)
+        near = np.concatenate([wide - 1, wide, wide + 1])
+        info = np.iinfo(dt)
+        return near.clip(info.min, info.max).astype(dt)
+    return np.concatenate([np.nextafter(b, -np.inf), b, np.nextafter(b, np.inf)]).astype(dt)
+
+
+def _check_lookup(bounds, side, dt, extra=()):
+    lookup = _piecewise.Lookup(bounds, side)
+    table = np.arange(bounds.size + 1, dtype=np.float32)
+    counts = np.concatenate([_neighbours(bounds, dt), np.asarray(extra, dt)]).astype(dt)
+    if np.issubdtype(dt, np.floating):  # XLA:CPU flushes subnormal counts to 0: not compared
+        counts = counts[~((counts != 0) & (np.abs(counts) < np.finfo(dt).tiny))]
+    want = np.searchsorted(bounds.astype(dt), counts, side=side)
+    if np.issubdtype(dt, np.floating):
+        want = np.where(np.isnan(counts), 0, want)
+    for got in _lookup_both_ways(lookup, table, counts):
+        np.testing.assert_array_equal(got, want, err_msg=f"{side} {dt} {bounds[:5]}...")
+    return lookup
+
+
+@pytest.mark.parametrize("side", ["right", "left"])
+@pytest.mark.parametrize("dt", [np.int32, np.float32])
+@pytest.mark.parametrize(
+    "kind", ["even", "random", "clustered", "duplicates", "fractional", "negative", "int32 span"]
+)
+def test_lookup_matches_searchsorted_at_every_boundary(kind, dt, side):
+    # Every boundary and its neighbours in the comparison dtype, under jit and vmap, against
+    # np.searchsorted in the same dtype; a kind of boundaries per path of the bucket index.
+    rng = np.random.default_rng(len(kind))
+    if kind == "even":
+        bounds = np.arange(1, 301) * 7
+    elif kind == "random":
+        bounds = np.sort(rng.choice(10**6, size=500, replace=False))
+    elif kind == "clustered":  # one bucket holds 100 boundaries: its window is binary-searched
+        bounds = np.concatenate([np.arange(100), [10**9]])
+    elif kind == "duplicates":  # multistep_decay's milestones may repeat
+        bounds = np.sort(rng.integers(0, 50, size=60))
+    elif kind == "fractional":
+        bounds = np.sort(rng.uniform(0, 3, size=40))
+    elif kind == "negative":  # piecewise_linear's points may sit at negative counts
+        bounds = np.sort(rng.uniform(-1e4, 1e4, size=80)).round()
+    else:  # the whole int32 range: the bucket of a count is an unsigned difference
+        bounds = np.linspace(-(2**31) + 1, 2**31 - 1, 40).round().astype(np.int64)
+    if np.issubdtype(dt, np.integer) and kind == "fractional":
+        pytest.skip("fractional boundaries compare as floats")
+    if np.issubdtype(dt, np.integer):
+        bounds = bounds.astype(np.int32)
+    info = np.iinfo(dt) if np.issubdtype(dt, np.integer) else np.finfo(dt)
+    extra = [0, info.max, info.min, 12345678, 2**24 + 1]
+    if np.issubdtype(dt, np.floating):
+        extra += [np.inf, -np.inf, np.nan, 0.5, 1e30]
+    lookup = _check_lookup(bounds, side, np.dtype(dt), extra)
+    plan = lookup._plan(np.dtype(dt))
+    assert plan is not None
+    if kind == "clustered":
+        assert plan.window > _piecewise._PROBES
+    elif kind in ("even", "random"):
+        assert plan.window <= _piecewise._PROBES
+
+
+@settings(max_examples=20, deadline=None, derandomize=True)
+@given(
+    n=st.integers(16, 120),
+    gaps=st.sampled_from(["even", "geometric", "mixed"]),
+    scale=st.sampled_from([1e-3, 1.0, 1e3, 1e7]),
+    integer=st.booleans(),
+    side=st.sampled_from(["right", "left"]),
+    seed=st.integers(0, 2**16),
+)
+def test_lookup_matches_searchsorted_for_drawn_boundaries(n, gaps, scale, integer, side, seed):
+    rng = np.random.default_rng(seed)
+    if gaps == "even":
+        steps = np.ones(n)
+    elif gaps == "geometric":  # spacings over many orders of magnitude
+        steps = 1.2 ** np.arange(n)
+    else:  # zeros (repeats), tiny and large gaps mixed
+        steps = rng.choice([0.0, 1e-3, 1.0, 50.0], size=n)
+    bounds = np.cumsum(steps) * scale
+    dt = np.dtype(np.int32 if integer else np.float32)
+    if integer:
+        bounds = np.minimum(bounds.round(), 2**31 - 1).astype(np.int32)
+    _check_lookup(bounds, side, dt, [0, 2**30])
+
+
+@pytest.mark.parametrize("side", ["right", "left"])
+def test_lookup_of_a_range_the_count_dtype_cannot_span(side):
+    # float32 counts cannot hold hi - lo: no bucket index, a binary search over all boundaries.
+    bounds = np.linspace(-3e38, 3e38, 41)
+    lookup = _check_lookup(bounds, side, np.dtype(np.float32), [0.0, np.inf, -np.inf, np.nan])
+    assert lookup._plan(np.dtype(np.float32)) is None
+
+
+def test_lookup_under_x64_compares_in_64_bits():
+    with jax.enable_x64(True):
+        _check_lookup(np.arange(1, 100) * (2**33), "right", np.dtype(np.int64), [2**62])
+        bounds = np.sort(np.random.default_rng(1).uniform(0, 1, 64))
+        _check_lookup(bounds, "left", np.dtype(np.float64), [np.nan, np.inf])
+
+
+def test_piecewise_constant_with_many_traced_boundaries():
+    # Traced boundaries (no bucket index): a binary search over all 40, under vmap of the
+    # boundaries themselves.
+    rng = np.random.default_rng(3)
+    sets = np.sort(rng.choice(1000, size=(3, 40), replace=False), axis=1).astype(np.int32)
+    values = np.linspace(1.0, 0.0, 41).astype(np.float32)
+    t = np.arange(0, 1001, dtype=np.int32)
+    got = jax.jit(jax.vmap(lambda b: jd.piecewise_constant(b, values)(t)))(sets)
+    for row, g in zip(sets, np.asarray(got), strict=True):
+        np.testing.assert_array_equal(g, values[np.searchsorted(row, t, side="right")])
 
 
 def _eqns(jaxpr) -> int:
@@ -206,20 +330,31 @@ def _programs(n):
 
 
 def test_traced_program_does_not_grow_with_the_number_of_pieces():
-    small, large = _programs(10), _programs(10_000)
-    mid = _programs(1_000)
-    larger = _programs(3_000)
+    # Evenly spaced boundaries: from 16 on (17 points of piecewise_linear), the bucket index has
+    # the same window for every n, so the very same program (only its constant tables grow); up
+    # to 15, a select chain.
     scalar = jax.ShapeDtypeStruct((), jnp.int32)
     array = jax.ShapeDtypeStruct((1000,), jnp.int32)
+    floats = jax.ShapeDtypeStruct((1000,), jnp.float32)
+    sizes = {n: _programs(n) for n in (32, 1000, 10_000)}
+    small = _programs(10)
     for name in small:
-        e10 = _eqns(jax.make_jaxpr(small[name])(scalar).jaxpr)
-        e10k = _eqns(jax.make_jaxpr(large[name])(scalar).jaxpr)
-        assert e10 == e10k, (name, e10, e10k)  # a scalar count: the very same program
-        # Arrays of counts: a select chain for few pieces, a bounded binary search for many.
-        a1k = _eqns(jax.make_jaxpr(mid[name])(array).jaxpr)
-        a10k = _eqns(jax.make_jaxpr(larger[name])(array).jaxpr)
-        assert a1k == a10k, (name, a1k, a10k)
+        for spec in (scalar, array, floats):
+            counts = {n: _eqns(jax.make_jaxpr(p[name])(spec).jaxpr) for n, p in sizes.items()}
+            assert len(set(counts.values())) == 1, (name, spec, counts)
+            assert counts[32] < 200, (name, spec, counts)
         assert _eqns(jax.make_jaxpr(small[name])(array).jaxpr) < 400
+
+
+def test_compiled_lookup_does_not_grow_with_the_number_of_pieces():
+    # What XLA compiles: the same operations (constants aside) for 100 and 10,000 pieces.
+    def ops(n):
+        s = jd.piecewise_constant(np.arange(1, n + 1) * 3, np.linspace(1, 0, n + 1))
+        text = jax.jit(s).lower(jnp.int32(0)).compile().as_text()
+        lines = [ln.split("=", 1)[1] for ln in text.splitlines() if " = " in ln]
+        return sorted(ln.split("(")[0].split()[-1] for ln in lines if "constant(" not in ln)
+
+    assert ops(100) == ops(10_000)
 
 
 # --------------------------------------------------------------------------------------------
