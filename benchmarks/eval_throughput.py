@@ -1,6 +1,6 @@
 """Evaluation throughput: every registered schedule on 10 million counts, against the same
 formula written as a raw ``jnp`` expression (the limit), and the piecewise lookups against
-Optax's where-chain at n = 10 and 100 pieces, in both call styles: ``jax.jit(schedule)`` on the
+Optax's where-chain at n = 10, 100 and 1000 pieces, in both call styles: ``jax.jit(schedule)`` on the
 array of counts, and ``jax.jit(jax.vmap(schedule))`` (the schedule sees a scalar count, as in a
 per-example or per-run sweep).
 
@@ -233,6 +233,15 @@ CASES: dict[str, tuple[Callable, Callable]] = {
         lambda t: 0.1 * jnp.power(0.5, (t // 1000 // 3).astype(jnp.float32)),
     ),
     "stretch": (jd.stretch(COS, 3.0), lambda t: _cos(_f(t) / 3.0)),
+    # COS (horizon 1000) replanned at count 300 to end at 4000: the rest stretched onto [300, 4000].
+    "replan": (
+        jd.replan(COS, 300, 4000),
+        lambda t: jnp.where(
+            t <= 300,
+            _cos(t),
+            _cos(1000.0 - 700.0 * jnp.clip((4000.0 - _f(t)) / 3700.0, 0.0, 1.0)),
+        ),
+    ),
     # Migration constructors with formulas of their own (jaxdecay.compat).
     "torch.LinearLR": (
         torch_compat.LinearLR(0.1, 0.25, 1.0, 5000),
@@ -307,7 +316,7 @@ def main() -> None:
         "jd.piecewise_constant | jd.multistep_decay | worst jd / Optax |"
     )
     print("|---|---|---|---|---|---|---|")
-    for n in (10, 100):
+    for n in (10, 100, 1000):
         bounds = [int(b) for b in np.linspace(100, 19_000, n).astype(int)]
         bas = {b: 0.97 for b in bounds}
         vals = [0.1 * 0.97**i for i in range(n + 1)]
@@ -321,7 +330,8 @@ def main() -> None:
         calls.update({f"{k}/vmap": jax.vmap(f) for k, f in fns.items()})
         for k, f in calls.items():
             np.testing.assert_allclose(
-                f(t[:50_000]), fns["optax"](t[:50_000]), rtol=1e-5, err_msg=k
+                # (float32 products of 0.97 against float64 powers: 1000 pieces drift 3e-5)
+                f(t[:50_000]), fns["optax"](t[:50_000]), rtol=1e-4, err_msg=k
             )
         r = _bench(calls, t, runs)
         for style in ("array", "vmap"):
@@ -329,7 +339,7 @@ def main() -> None:
             ours = {k: r[f"{k}/{style}"] for k in ("pcs", "pc", "ms")}
             cells = " | ".join(f"{v:.0f} ({v / base:.2f}x)" for v in ours.values())
             print(
-                f"| {n} | {style} | {base:.0f} | {cells} | {min(ours.values()) / base:.2f}x |",
+                f"| {n} | {style} | {base:.3g} | {cells} | {min(ours.values()) / base:.2f}x |",
                 flush=True,
             )
 

@@ -457,7 +457,8 @@ def piecewise_constant(
     ``piecewise_constant_schedule`` (Keras' ``PiecewiseConstantDecay`` switches one step later).
 
     The boundaries are held in an array and looked up with a select chain (up to 15 of them) and
-    a binary search beyond, so the compiled program does not grow with the number of pieces.
+    a bucket index beyond (a few gathers, O(1) per count), so the compiled program does not grow
+    with the number of pieces.
 
     Args:
       boundaries: the counts at which the value changes, strictly increasing and ``>= 0``; a list
