@@ -1,8 +1,8 @@
 """Evaluation throughput: every registered schedule on 10 million counts, against the same
 formula written as a raw ``jnp`` expression (the limit), and the piecewise lookups against
-Optax's where-chain at n = 10, 100 and 1000 pieces, in both call styles: ``jax.jit(schedule)`` on the
-array of counts, and ``jax.jit(jax.vmap(schedule))`` (the schedule sees a scalar count, as in a
-per-example or per-run sweep).
+Optax's where-chain at n = 10, 100 and 1000 pieces, in both call styles: ``jax.jit(schedule)``
+on the array of counts, and ``jax.jit(jax.vmap(schedule))`` (the schedule sees a scalar count,
+as in a per-example or per-run sweep).
 
 Each function is jitted once, then timed on an int32 array of ``--size`` counts (``t mod
 20,000``, so every phase is visited); runs alternate between the contenders (fair under load),
@@ -331,7 +331,10 @@ def main() -> None:
         for k, f in calls.items():
             np.testing.assert_allclose(
                 # (float32 products of 0.97 against float64 powers: 1000 pieces drift 3e-5)
-                f(t[:50_000]), fns["optax"](t[:50_000]), rtol=1e-4, err_msg=k
+                f(t[:50_000]),
+                fns["optax"](t[:50_000]),
+                rtol=1e-4,
+                err_msg=k,
             )
         r = _bench(calls, t, runs)
         for style in ("array", "vmap"):
