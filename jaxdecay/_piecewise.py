@@ -131,7 +131,7 @@ def _top(dt: Any) -> Any:
     return jnp.finfo(dt).max if jnp.issubdtype(dt, jnp.floating) else jnp.iinfo(dt).max
 
 
-def _plan(bounds: np.ndarray, dt: np.dtype) -> _Plan | None:
+def _make_plan(bounds: np.ndarray, dt: np.dtype) -> _Plan | None:
     """The bucket index of sorted concrete ``bounds`` compared in ``dt``, or None where ``dt``
     cannot span their range (then the lookup is a binary search)."""
     b = bounds.astype(dt)
@@ -154,7 +154,7 @@ def _plan(bounds: np.ndarray, dt: np.dtype) -> _Plan | None:
 
         shift = 0
         buckets = int(bucket(hi)) + 1
-        qb = np.clip(bucket(b), 0, buckets - 1)
+        qb = bucket(b)  # in [0, buckets - 1]: the arithmetic is monotone
     else:
         span = int(hi) - int(lo)
         if span >= 2 ** (8 * np.dtype(dt).itemsize):  # the unsigned difference must hold it
@@ -209,7 +209,7 @@ class Lookup:
         """The bucket index for comparisons in ``dt`` (made once per dtype), or None."""
         if dt not in self._plans:
             concrete = isinstance(self.bounds, np.ndarray)
-            self._plans[dt] = _plan(self.bounds, dt) if concrete else None
+            self._plans[dt] = _make_plan(self.bounds, dt) if concrete else None
         return self._plans[dt]
 
     def _passed(self, t: jax.Array, b: Any) -> jax.Array:
@@ -222,7 +222,7 @@ class Lookup:
         depth = width.bit_length() - 1
 
         def level(i: Any, pos: jax.Array) -> jax.Array:
-            step = lax.shift_right_logical(jnp.int32(width), jnp.int32(i) + 1)
+            step = lax.shift_right_logical(jnp.int32(width), jnp.int32(i) + 1)  # i: int64 under x64
             return lax.select(self._passed(t, _gather(padded, pos + step - 1)), pos + step, pos)
 
         return lax.fori_loop(0, depth, level, start, unroll=_LEVELS)

@@ -77,7 +77,7 @@ def _join(t, schedules, boundaries):
     return out
 
 
-_MANY = list(range(7, 200, 6))  # 33 milestones: the binary-search path
+_MANY = list(range(7, 200, 6))  # 33 milestones: the bucket-index path
 
 CASES: list[Case] = [
     Case(

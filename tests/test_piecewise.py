@@ -225,6 +225,8 @@ def _check_lookup(bounds, side, dt, extra=()):
 def test_lookup_matches_searchsorted_at_every_boundary(kind, dt, side):
     # Every boundary and its neighbours in the comparison dtype, under jit and vmap, against
     # np.searchsorted in the same dtype; a kind of boundaries per path of the bucket index.
+    if np.issubdtype(dt, np.integer) and kind == "fractional":
+        pytest.skip("fractional boundaries compare as floats")
     rng = np.random.default_rng(len(kind))
     if kind == "even":
         bounds = np.arange(1, 301) * 7
@@ -240,8 +242,6 @@ def test_lookup_matches_searchsorted_at_every_boundary(kind, dt, side):
         bounds = np.sort(rng.uniform(-1e4, 1e4, size=80)).round()
     else:  # the whole int32 range: the bucket of a count is an unsigned difference
         bounds = np.linspace(-(2**31) + 1, 2**31 - 1, 40).round().astype(np.int64)
-    if np.issubdtype(dt, np.integer) and kind == "fractional":
-        pytest.skip("fractional boundaries compare as floats")
     if np.issubdtype(dt, np.integer):
         bounds = bounds.astype(np.int32)
     info = np.iinfo(dt) if np.issubdtype(dt, np.integer) else np.finfo(dt)
