@@ -43,6 +43,7 @@ from jaxdecay._exponential import (
     step_decay,
 )
 from jaxdecay._find_lr import FindLRResult, find_lr
+from jaxdecay._horizon import horizon
 from jaxdecay._hyperparams import effective_learning_rate, hyperparams
 from jaxdecay._inject import inject_hyperparams
 from jaxdecay._piecewise import (
@@ -60,7 +61,7 @@ from jaxdecay._polynomial import (
     polynomial_decay,
     polynomial_schedule,
 )
-from jaxdecay._replan import horizon, replan
+from jaxdecay._replan import replan
 from jaxdecay._unconstrained import unconstrained
 from jaxdecay._warmup import (
     warmup_constant_schedule,

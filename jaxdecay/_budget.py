@@ -28,8 +28,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxdecay import _validate as V
+from jaxdecay._horizon import required_horizon
 from jaxdecay._numeric import float_dtype
-from jaxdecay._replan import required_horizon
 
 __all__ = ["BudgetClock", "BudgetSchedule", "BudgetState", "budget"]
 

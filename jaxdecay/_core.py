@@ -27,7 +27,17 @@ import jax
 import jax.core
 import numpy as np
 
-__all__ = ["Schedule", "ScheduleFn", "Registered", "schedule_factory", "registry", "registered"]
+__all__ = [
+    "HorizonRule",
+    "Registered",
+    "Schedule",
+    "ScheduleFn",
+    "horizon_rule",
+    "horizon_rules",
+    "registered",
+    "registry",
+    "schedule_factory",
+]
 
 P = ParamSpec("P")
 
@@ -69,6 +79,32 @@ def registered(name: str) -> Registered:
       KeyError: ``name`` is not a registered constructor.
     """
     return _REGISTRY[name]
+
+
+HorizonRule = Callable[[Mapping[str, Any]], Any]
+"""``rule(arguments) -> horizon or None``: a constructor's horizon, read off its arguments."""
+
+_HORIZON_RULES: dict[str, HorizonRule] = {}
+
+
+def horizon_rule(*names: str) -> Callable[[HorizonRule], HorizonRule]:
+    """Register the decorated function as the horizon rule of the constructors ``names``.
+
+    :attr:`Schedule.horizon` applies it to the schedule's arguments. The rules of jaxdecay's own
+    constructors live in :mod:`jaxdecay._horizon`, with the definition of a horizon.
+    """
+
+    def deco(rule: HorizonRule) -> HorizonRule:
+        for name in names:
+            _HORIZON_RULES[name] = rule
+        return rule
+
+    return deco
+
+
+def horizon_rules() -> Mapping[str, HorizonRule]:
+    """Every registered horizon rule, by constructor name."""
+    return dict(_HORIZON_RULES)
 
 
 def _rebuild(name: str, args: dict[str, Any], passed: tuple[str, ...]) -> Schedule:
@@ -164,10 +200,23 @@ class Schedule:
 
     @property
     def horizon(self) -> Any:
-        """The count from which the value is constant (``None`` if never); see ``replan``."""
-        from jaxdecay._replan import horizon  # _replan imports this module
+        """The count from which the value is constant (``None`` if never).
 
-        return horizon(self)
+        See :func:`jaxdecay.horizon`: a Python number for concrete arguments, a ``jax.Array``
+        when one is an array or a tracer.
+
+        Raises:
+          NotImplementedError: the constructor has no horizon rule (:func:`horizon_rule`).
+        """
+        rule = _HORIZON_RULES.get(self._name)
+        if rule is None:
+            raise NotImplementedError(
+                f"no horizon rule for the schedule {self._name!r}; register one with "
+                "jaxdecay._core.horizon_rule"
+            )
+        h = rule(self._args)
+        # NumPy scalars as Python numbers (``1000`` rather than ``np.int64(1000)``).
+        return h.item() if isinstance(h, np.ndarray | np.generic) and np.ndim(h) == 0 else h
 
     def __call__(self, count: jax.typing.ArrayLike) -> jax.Array:
         if self._impl is None:  # rebuilt from a pytree: build the closure on first use

@@ -19,7 +19,7 @@ import pytest
 from cases import CASES, Case
 
 import jaxdecay as jd
-from jaxdecay._replan import RULES
+from jaxdecay._core import horizon_rules
 
 T = np.arange(2048)
 TJ = jnp.asarray(T, jnp.int32)
@@ -35,7 +35,7 @@ def _values(s, t=TJ) -> np.ndarray:
 
 
 def test_every_registered_name_has_a_horizon_rule():
-    missing = sorted(set(jd.registry()) - set(RULES))
+    missing = sorted(set(jd.registry()) - set(horizon_rules()))
     assert not missing, f"no horizon rule for {missing}"
     covered = {_build(c).name for c in CASES}
     assert set(jd.registry()) - {"replan"} <= covered
