@@ -20,7 +20,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdecay import _limits
 from jaxdecay import _validate as V
 from jaxdecay._core import schedule_factory
 from jaxdecay._numeric import (
@@ -67,7 +66,7 @@ def _shifted(t: jax.Array, steps: Any) -> jax.Array:
 
 
 @schedule_factory
-@_limits.scalar_arguments(steps=("warmup_steps",))
+@V.scalar_arguments(steps=("warmup_steps",))
 def warmup(
     schedule: ScheduleLike,
     warmup_steps: jax.typing.ArrayLike,
@@ -172,7 +171,7 @@ def warmup(
 
 
 @schedule_factory
-@_limits.scalar_arguments()
+@V.scalar_arguments()
 def scale(schedule: ScheduleLike, factor: jax.typing.ArrayLike) -> Callable[..., jax.Array]:
     r"""Multiply a schedule by a constant factor.
 
@@ -276,7 +275,7 @@ def add(*schedules: ScheduleLike) -> Callable[[jax.typing.ArrayLike], jax.Array]
 
 
 @schedule_factory
-@_limits.scalar_arguments()
+@V.scalar_arguments()
 def clip(
     schedule: ScheduleLike,
     min_value: jax.typing.ArrayLike | None = None,
@@ -341,7 +340,7 @@ def clip(
 
 
 @schedule_factory
-@_limits.scalar_arguments(signed=("steps",))
+@V.scalar_arguments(signed=("steps",))
 def shift(schedule: ScheduleLike, steps: jax.typing.ArrayLike) -> Callable[..., jax.Array]:
     r"""Delay a schedule by ``steps`` (hold its first value meanwhile).
 
@@ -379,7 +378,7 @@ def shift(schedule: ScheduleLike, steps: jax.typing.ArrayLike) -> Callable[..., 
 
 
 @schedule_factory
-@_limits.scalar_arguments(steps=("period",))
+@V.scalar_arguments(steps=("period",))
 def repeat(schedule: ScheduleLike, period: jax.typing.ArrayLike) -> Callable[..., jax.Array]:
     r"""Restart a schedule every ``period`` steps.
 
@@ -424,7 +423,7 @@ def repeat(schedule: ScheduleLike, period: jax.typing.ArrayLike) -> Callable[...
 
 
 @schedule_factory
-@_limits.scalar_arguments(steps=("steps_per_epoch",))
+@V.scalar_arguments(steps=("steps_per_epoch",))
 def per_epoch(
     schedule: ScheduleLike, steps_per_epoch: jax.typing.ArrayLike
 ) -> Callable[[jax.typing.ArrayLike], jax.Array]:
@@ -468,7 +467,7 @@ def per_epoch(
 
 
 @schedule_factory
-@_limits.scalar_arguments()
+@V.scalar_arguments()
 def stretch(schedule: ScheduleLike, factor: jax.typing.ArrayLike) -> Callable[..., jax.Array]:
     r"""The same curve over a longer (``factor > 1``) or shorter (``factor < 1``) run.
 

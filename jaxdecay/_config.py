@@ -20,10 +20,10 @@ from collections.abc import Mapping
 from typing import Any
 
 import jax
-import jax.core
 import numpy as np
 
 from jaxdecay import _core
+from jaxdecay import _validate as V
 
 __all__ = ["to_config", "from_config", "parse", "ParseError", "ConfigError"]
 
@@ -59,7 +59,7 @@ def _jsonable(v: Any, where: str) -> Any:
         return bool(v)
     if isinstance(v, int | float):
         return v
-    if isinstance(v, jax.core.Tracer):
+    if not V.is_concrete(v):
         raise TypeError(f"to_config: `{where}` is a traced value; it has no concrete value yet")
     if isinstance(v, jax.Array | np.ndarray | np.generic):
         a = np.asarray(v)

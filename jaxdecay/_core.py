@@ -24,8 +24,9 @@ from collections.abc import Callable, Mapping
 from typing import Any, ParamSpec
 
 import jax
-import jax.core
 import numpy as np
+
+from jaxdecay import _validate as V
 
 __all__ = [
     "HorizonRule",
@@ -284,7 +285,7 @@ def _fmt_value(v: Any) -> str:
     """Source text for one argument value, as `parse` reads it back."""
     if isinstance(v, Schedule):
         return repr(v)
-    if isinstance(v, jax.core.Tracer):
+    if not V.is_concrete(v):
         return f"<traced {v.aval.str_short()}>"
     if isinstance(v, bool | np.bool_ | str) or v is None:
         return repr(v if not isinstance(v, np.bool_) else bool(v))

@@ -9,8 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdecay import _limits
-from jaxdecay import _validate as v
+from jaxdecay import _validate as V
 from jaxdecay._core import ScheduleFn, schedule_factory
 from jaxdecay._numeric import (
     as_count,
@@ -41,7 +40,7 @@ def cosine_value(t, init, end, steps, exponent) -> jax.Array:
 
 
 @schedule_factory
-@_limits.scalar_arguments(steps=("decay_steps",))
+@V.scalar_arguments(steps=("decay_steps",))
 def cosine_decay_schedule(
     init_value: jax.typing.ArrayLike,
     decay_steps: jax.typing.ArrayLike,
@@ -80,10 +79,10 @@ def cosine_decay_schedule(
       Loshchilov & Hutter, `SGDR: Stochastic Gradient Descent with Warm Restarts
       <https://arxiv.org/abs/1608.03983>`_, 2017
     """
-    v.check_number("init_value", init_value)
-    v.check_positive("decay_steps", decay_steps)
-    v.check_number("alpha", alpha)
-    v.check_nonnegative("exponent", exponent)
+    V.check_number("init_value", init_value)
+    V.check_positive("decay_steps", decay_steps)
+    V.check_number("alpha", alpha)
+    V.check_nonnegative("exponent", exponent)
 
     def schedule(count):
         out, dt = dtypes(init_value, decay_steps, alpha, exponent)
@@ -97,7 +96,7 @@ def cosine_decay_schedule(
 
 
 @schedule_factory
-@_limits.scalar_arguments(steps=("decay_steps",))
+@V.scalar_arguments(steps=("decay_steps",))
 def cosine_decay(
     init_value: jax.typing.ArrayLike,
     decay_steps: jax.typing.ArrayLike,
@@ -137,10 +136,10 @@ def cosine_decay(
       Loshchilov & Hutter, `SGDR: Stochastic Gradient Descent with Warm Restarts
       <https://arxiv.org/abs/1608.03983>`_, 2017
     """
-    v.check_number("init_value", init_value)
-    v.check_positive("decay_steps", decay_steps)
-    v.check_number("end_value", end_value)
-    v.check_nonnegative("exponent", exponent)
+    V.check_number("init_value", init_value)
+    V.check_positive("decay_steps", decay_steps)
+    V.check_number("end_value", end_value)
+    V.check_nonnegative("exponent", exponent)
 
     def schedule(count):
         out, dt = dtypes(init_value, decay_steps, end_value, exponent)
@@ -171,20 +170,20 @@ def warmup_cosine_value(
 
 
 def _check_warmup_cosine(init_value, peak_value, warmup_steps, decay_steps, end_value, exponent):
-    _limits.check_scalar("init_value", init_value)
-    _limits.check_scalar("peak_value", peak_value)
-    _limits.check_steps("warmup_steps", warmup_steps)
-    _limits.check_steps("decay_steps", decay_steps)
-    _limits.check_scalar("end_value", end_value)
-    _limits.check_scalar("exponent", exponent)
-    v.check_number("init_value", init_value)
-    v.check_number("peak_value", peak_value)
-    v.check_nonnegative("warmup_steps", warmup_steps)
-    v.check_nonnegative("decay_steps", decay_steps)
-    v.check_number("end_value", end_value)
-    v.check_nonnegative("exponent", exponent)
-    w = v.concrete_value("warmup_steps", warmup_steps)
-    d = v.concrete_value("decay_steps", decay_steps)
+    V.check_scalar("init_value", init_value)
+    V.check_scalar("peak_value", peak_value)
+    V.check_steps("warmup_steps", warmup_steps)
+    V.check_steps("decay_steps", decay_steps)
+    V.check_scalar("end_value", end_value)
+    V.check_scalar("exponent", exponent)
+    V.check_number("init_value", init_value)
+    V.check_number("peak_value", peak_value)
+    V.check_nonnegative("warmup_steps", warmup_steps)
+    V.check_nonnegative("decay_steps", decay_steps)
+    V.check_number("end_value", end_value)
+    V.check_nonnegative("exponent", exponent)
+    w = V.concrete_value("warmup_steps", warmup_steps)
+    d = V.concrete_value("decay_steps", decay_steps)
     if w is not None and d is not None and (d < w).any():
         raise ValueError(
             f"`decay_steps` must be >= `warmup_steps` (it includes the warmup), got "
@@ -193,7 +192,7 @@ def _check_warmup_cosine(init_value, peak_value, warmup_steps, decay_steps, end_
 
 
 @schedule_factory
-@_limits.scalar_arguments(steps=("warmup_steps", "decay_steps"))
+@V.scalar_arguments(steps=("warmup_steps", "decay_steps"))
 def warmup_cosine_decay_schedule(
     init_value: jax.typing.ArrayLike,
     peak_value: jax.typing.ArrayLike,
@@ -307,7 +306,7 @@ def sgdr_schedule(cosine_kwargs: Iterable[Mapping[str, jax.typing.ArrayLike]]) -
     if not cycles:
         raise ValueError("`cosine_kwargs` must hold at least one cycle, got []")
     for i, kw in enumerate(cycles):
-        with _limits.renamed_arguments({k: f"cosine_kwargs[{i}][{k!r}]" for k in kw}):
+        with V.renamed_arguments({k: f"cosine_kwargs[{i}][{k!r}]" for k in kw}):
             _check_warmup_cosine(**kw)
     # The cycles run one after another: join_schedules, each cycle from its own count 0. A
     # concrete empty cycle (decay_steps == 0) before the last is never active: dropped, so that
@@ -316,7 +315,7 @@ def sgdr_schedule(cosine_kwargs: Iterable[Mapping[str, jax.typing.ArrayLike]]) -
     keep = [
         i
         for i, n in enumerate(lengths)
-        if i == len(cycles) - 1 or not (v.is_concrete(n) and np.all(np.asarray(n) == 0))
+        if i == len(cycles) - 1 or not (V.is_concrete(n) and np.all(np.asarray(n) == 0))
     ]
     pieces = [warmup_cosine_decay_schedule(**cycles[i]) for i in keep]
     bounds: list = []
@@ -329,7 +328,7 @@ def sgdr_schedule(cosine_kwargs: Iterable[Mapping[str, jax.typing.ArrayLike]]) -
 
 
 @schedule_factory
-@_limits.scalar_arguments(steps=("first_decay_steps",))
+@V.scalar_arguments(steps=("first_decay_steps",))
 def cosine_restarts(
     init_value: jax.typing.ArrayLike,
     first_decay_steps: jax.typing.ArrayLike,
@@ -375,11 +374,11 @@ def cosine_restarts(
       `CosineDecayRestarts
       <https://keras.io/api/optimizers/learning_rate_schedules/cosine_decay_restarts/>`_
     """
-    v.check_number("init_value", init_value)
-    v.check_positive("first_decay_steps", first_decay_steps)
-    v.check_range("t_mul", t_mul, 1.0)
-    v.check_nonnegative("m_mul", m_mul)
-    v.check_number("alpha", alpha)
+    V.check_number("init_value", init_value)
+    V.check_positive("first_decay_steps", first_decay_steps)
+    V.check_range("t_mul", t_mul, 1.0)
+    V.check_nonnegative("m_mul", m_mul)
+    V.check_number("alpha", alpha)
     table = _restart_table(first_decay_steps, t_mul)
 
     def schedule(count):
@@ -390,7 +389,7 @@ def cosine_restarts(
         tm = jnp.asarray(t_mul, dt)
         # A concrete t_mul picks one branch at trace time (same values, half the work); a traced
         # one computes both and selects.
-        static = float(np.asarray(t_mul)) if v.is_concrete(t_mul) and np.ndim(t_mul) == 0 else None
+        static = float(np.asarray(t_mul)) if V.is_concrete(t_mul) and np.ndim(t_mul) == 0 else None
         geometric = tm != 1
         parts = []
         if static is None or static != 1:
@@ -434,7 +433,7 @@ def _restart_table(first_decay_steps, t_mul):
     ``t_mul`` of PyTorch and Keras), so that an int32 count finds its cycle by comparing
     integers (``t >= ceil(start)``) and its position by an integer difference.
     """
-    if not (v.is_concrete(first_decay_steps) and v.is_concrete(t_mul)):
+    if not (V.is_concrete(first_decay_steps) and V.is_concrete(t_mul)):
         return None
     if np.ndim(first_decay_steps) or np.ndim(t_mul):
         return None
@@ -442,10 +441,10 @@ def _restart_table(first_decay_steps, t_mul):
     if tm == 1 or T0 < 1:
         return None
     starts, lengths = [0.0], [T0]
-    while starts[-1] + lengths[-1] < _limits.MAX_STEPS and len(starts) < _TABLE_MAX:
+    while starts[-1] + lengths[-1] < V.max_steps() and len(starts) < _TABLE_MAX:
         starts.append(starts[-1] + lengths[-1])
         lengths.append(lengths[-1] * tm)
-    if starts[-1] + lengths[-1] < _limits.MAX_STEPS:
+    if starts[-1] + lengths[-1] < V.max_steps():
         return None  # too many cycles to tabulate (t_mul very close to 1)
     st = np.asarray(starts)
     idt = np.dtype(jax.dtypes.canonicalize_dtype(np.int64))
@@ -486,7 +485,7 @@ def _geometric_cycle(t_raw, t, T0, tm, table, dt):
     if jnp.issubdtype(t_raw.dtype, jnp.integer):
         ti, ok = t_raw.astype(idt), True
     else:
-        ok = (t == jnp.floor(t)) & (t < float(_limits.MAX_STEPS))
+        ok = (t == jnp.floor(t)) & (t < float(V.max_steps()))
         ti = jnp.where(ok, t, 0).astype(idt)
     k = index(ti).astype(idt)
     pos_i = offset(ti, jnp.asarray(floor_s)[k], dtype=dt) - jnp.asarray(frac_s, dt)[k]

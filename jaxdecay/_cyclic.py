@@ -6,8 +6,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdecay import _limits
-from jaxdecay import _validate as v
+from jaxdecay import _validate as V
 from jaxdecay._core import ScheduleFn, schedule_factory
 from jaxdecay._cosine import cosine_decay
 from jaxdecay._numeric import as_count, dtypes, floor_divmod, half_cosine, ramp, remaining, safe_pow
@@ -36,7 +35,7 @@ def _onecycle(kind, transition_steps, peak_value, pcts, scales):
     merge).
     """
     init = peak_value / scales[0]  # scales[0] is div_factor
-    if all(v.is_concrete(x) for x in (transition_steps, *pcts)):
+    if all(V.is_concrete(x) for x in (transition_steps, *pcts)):
         n = float(np.asarray(transition_steps))
         table: dict = {}
         for p, sc in zip([*pcts, None], scales, strict=True):
@@ -75,14 +74,14 @@ def _onecycle(kind, transition_steps, peak_value, pcts, scales):
 
 
 def _check_onecycle(transition_steps, peak_value, div_factor, final_div_factor):
-    v.check_positive("transition_steps", transition_steps)
-    v.check_number("peak_value", peak_value)
-    v.check_positive("div_factor", div_factor)
-    v.check_positive("final_div_factor", final_div_factor)
+    V.check_positive("transition_steps", transition_steps)
+    V.check_number("peak_value", peak_value)
+    V.check_positive("div_factor", div_factor)
+    V.check_positive("final_div_factor", final_div_factor)
 
 
 @schedule_factory
-@_limits.scalar_arguments(steps=("transition_steps",))
+@V.scalar_arguments(steps=("transition_steps",))
 def linear_onecycle_schedule(
     transition_steps: jax.typing.ArrayLike,
     peak_value: jax.typing.ArrayLike,
@@ -125,9 +124,9 @@ def linear_onecycle_schedule(
       Smith & Topin, `Super-Convergence <https://arxiv.org/abs/1708.07120>`_, 2017
     """
     _check_onecycle(transition_steps, peak_value, div_factor, final_div_factor)
-    v.check_range("pct_start", pct_start, 0.0, 1.0)
-    v.check_range("pct_final", pct_final, 0.0, 1.0)
-    ps, pf = v.concrete_value("pct_start", pct_start), v.concrete_value("pct_final", pct_final)
+    V.check_range("pct_start", pct_start, 0.0, 1.0)
+    V.check_range("pct_final", pct_final, 0.0, 1.0)
+    ps, pf = V.concrete_value("pct_start", pct_start), V.concrete_value("pct_final", pct_final)
     if ps is not None and pf is not None and (pf < ps).any():
         raise ValueError(f"`pct_final` must be >= `pct_start` = {pct_start!r}, got {pct_final!r}")
 
@@ -142,7 +141,7 @@ def linear_onecycle_schedule(
 
 
 @schedule_factory
-@_limits.scalar_arguments(steps=("transition_steps",))
+@V.scalar_arguments(steps=("transition_steps",))
 def cosine_onecycle_schedule(
     transition_steps: jax.typing.ArrayLike,
     peak_value: jax.typing.ArrayLike,
@@ -181,7 +180,7 @@ def cosine_onecycle_schedule(
       Smith & Topin, `Super-Convergence <https://arxiv.org/abs/1708.07120>`_, 2017
     """
     _check_onecycle(transition_steps, peak_value, div_factor, final_div_factor)
-    v.check_range("pct_start", pct_start, 0.0, 1.0)
+    V.check_range("pct_start", pct_start, 0.0, 1.0)
 
     s = _onecycle(
         "cosine",
@@ -197,7 +196,7 @@ _ANNEAL = ("cos", "linear")
 
 
 @schedule_factory
-@_limits.scalar_arguments(steps=("total_steps",))
+@V.scalar_arguments(steps=("total_steps",))
 def one_cycle(
     max_value: jax.typing.ArrayLike,
     total_steps: jax.typing.ArrayLike,
@@ -248,13 +247,13 @@ def one_cycle(
       Smith & Topin, `Super-Convergence <https://arxiv.org/abs/1708.07120>`_, 2017; PyTorch,
       `OneCycleLR <https://pytorch.org/docs/stable/generated/torch.optim.lr_scheduler.OneCycleLR.html>`_
     """  # noqa: E501
-    v.check_number("max_value", max_value)
-    v.check_positive("total_steps", total_steps)
-    v.check_range("pct_start", pct_start, 0.0, 1.0, low_inclusive=False, high_inclusive=False)
-    v.check_choice("anneal_strategy", anneal_strategy, _ANNEAL)
-    v.check_positive("div_factor", div_factor)
-    v.check_positive("final_div_factor", final_div_factor)
-    v.check_bool("three_phase", three_phase)
+    V.check_number("max_value", max_value)
+    V.check_positive("total_steps", total_steps)
+    V.check_range("pct_start", pct_start, 0.0, 1.0, low_inclusive=False, high_inclusive=False)
+    V.check_choice("anneal_strategy", anneal_strategy, _ANNEAL)
+    V.check_positive("div_factor", div_factor)
+    V.check_positive("final_div_factor", final_div_factor)
+    V.check_bool("three_phase", three_phase)
     kind = "linear" if anneal_strategy == "linear" else "cosine"
 
     def schedule(count):
@@ -295,7 +294,7 @@ _CYCLIC_MODES = ("triangular", "triangular2", "exp_range")
 
 
 @schedule_factory
-@_limits.scalar_arguments(steps=("step_size_up", "step_size_down"))
+@V.scalar_arguments(steps=("step_size_up", "step_size_down"))
 def cyclic(
     base_value: jax.typing.ArrayLike,
     max_value: jax.typing.ArrayLike,
@@ -341,13 +340,13 @@ def cyclic(
       <https://arxiv.org/abs/1506.01186>`_, 2017; PyTorch, `CyclicLR
       <https://pytorch.org/docs/stable/generated/torch.optim.lr_scheduler.CyclicLR.html>`_
     """
-    v.check_number("base_value", base_value)
-    v.check_number("max_value", max_value)
-    v.check_positive("step_size_up", step_size_up)
+    V.check_number("base_value", base_value)
+    V.check_number("max_value", max_value)
+    V.check_positive("step_size_up", step_size_up)
     if step_size_down is not None:
-        v.check_nonnegative("step_size_down", step_size_down)
-    v.check_choice("mode", mode, _CYCLIC_MODES)
-    v.check_range("gamma", gamma, 0.0, 1.0, low_inclusive=False)
+        V.check_nonnegative("step_size_down", step_size_down)
+    V.check_choice("mode", mode, _CYCLIC_MODES)
+    V.check_range("gamma", gamma, 0.0, 1.0, low_inclusive=False)
 
     def schedule(count):
         out, dt = dtypes(base_value, max_value, step_size_up, step_size_down, gamma)

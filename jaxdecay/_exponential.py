@@ -5,8 +5,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from jaxdecay import _limits
-from jaxdecay import _validate as v
+from jaxdecay import _validate as V
 from jaxdecay._core import ScheduleFn, schedule_factory
 from jaxdecay._numeric import as_count, dtypes, floor_div, offset, ramp, safe_pow, saturate
 
@@ -59,7 +58,7 @@ def exponential_decay_value(
 
 
 @schedule_factory
-@_limits.scalar_arguments(steps=("transition_steps", "transition_begin"))
+@V.scalar_arguments(steps=("transition_steps", "transition_begin"))
 def exponential_decay(
     init_value: jax.typing.ArrayLike,
     transition_steps: jax.typing.ArrayLike,
@@ -109,20 +108,20 @@ def exponential_decay(
       >>> print(*[f"{float(s(t)):.3f}" for t in (0, 9, 10, 19, 20)])
       0.100 0.100 0.050 0.050 0.025
     """
-    v.check_number("init_value", init_value)
-    v.check_positive("transition_steps", transition_steps)
-    v.check_positive("decay_rate", decay_rate)
-    v.check_nonnegative("transition_begin", transition_begin)
-    v.check_bool("staircase", staircase)
+    V.check_number("init_value", init_value)
+    V.check_positive("transition_steps", transition_steps)
+    V.check_positive("decay_rate", decay_rate)
+    V.check_nonnegative("transition_begin", transition_begin)
+    V.check_bool("staircase", staircase)
     if end_value is not None:
-        v.check_number("end_value", end_value)
+        V.check_number("end_value", end_value)
     return lambda count: exponential_decay_value(
         count, init_value, transition_steps, decay_rate, transition_begin, staircase, end_value
     )
 
 
 @schedule_factory
-@_limits.scalar_arguments(steps=("decay_steps",))
+@V.scalar_arguments(steps=("decay_steps",))
 def natural_exp_decay(
     init_value: jax.typing.ArrayLike,
     decay_rate: jax.typing.ArrayLike,
@@ -156,10 +155,10 @@ def natural_exp_decay(
       >>> print(*[f"{float(s(t)):.4f}" for t in range(3)])
       0.1000 0.0607 0.0368
     """
-    v.check_number("init_value", init_value)
-    v.check_nonnegative("decay_rate", decay_rate)
-    v.check_positive("decay_steps", decay_steps)
-    v.check_bool("staircase", staircase)
+    V.check_number("init_value", init_value)
+    V.check_nonnegative("decay_rate", decay_rate)
+    V.check_positive("decay_steps", decay_steps)
+    V.check_bool("staircase", staircase)
 
     def schedule(count):
         out, dt = dtypes(init_value, decay_rate, decay_steps)
@@ -170,7 +169,7 @@ def natural_exp_decay(
 
 
 @schedule_factory
-@_limits.scalar_arguments(steps=("decay_steps",))
+@V.scalar_arguments(steps=("decay_steps",))
 def inverse_time_decay(
     init_value: jax.typing.ArrayLike,
     decay_rate: jax.typing.ArrayLike,
@@ -207,10 +206,10 @@ def inverse_time_decay(
       Keras, `InverseTimeDecay
       <https://keras.io/api/optimizers/learning_rate_schedules/inverse_time_decay/>`_
     """
-    v.check_number("init_value", init_value)
-    v.check_nonnegative("decay_rate", decay_rate)
-    v.check_positive("decay_steps", decay_steps)
-    v.check_bool("staircase", staircase)
+    V.check_number("init_value", init_value)
+    V.check_nonnegative("decay_rate", decay_rate)
+    V.check_positive("decay_steps", decay_steps)
+    V.check_bool("staircase", staircase)
 
     def schedule(count):
         out, dt = dtypes(init_value, decay_rate, decay_steps)
@@ -221,7 +220,7 @@ def inverse_time_decay(
 
 
 @schedule_factory
-@_limits.scalar_arguments(steps=("warmup_steps", "timescale"))
+@V.scalar_arguments(steps=("warmup_steps", "timescale"))
 def inverse_sqrt_decay(
     init_value: jax.typing.ArrayLike,
     warmup_steps: jax.typing.ArrayLike,
@@ -260,10 +259,10 @@ def inverse_sqrt_decay(
       Vaswani et al., `Attention Is All You Need <https://arxiv.org/abs/1706.03762>`_, 2017;
       Hugging Face ``transformers.get_inverse_sqrt_schedule``.
     """
-    v.check_number("init_value", init_value)
-    v.check_nonnegative("warmup_steps", warmup_steps)
+    V.check_number("init_value", init_value)
+    V.check_nonnegative("warmup_steps", warmup_steps)
     if timescale is not None:
-        v.check_positive("timescale", timescale)
+        V.check_positive("timescale", timescale)
 
     def schedule(count):
         out, dt = dtypes(init_value, warmup_steps, timescale)
@@ -285,7 +284,7 @@ def inverse_sqrt_decay(
 
 
 @schedule_factory
-@_limits.scalar_arguments(steps=("step_size",))
+@V.scalar_arguments(steps=("step_size",))
 def step_decay(
     init_value: jax.typing.ArrayLike,
     step_size: jax.typing.ArrayLike,
@@ -322,9 +321,9 @@ def step_decay(
       PyTorch, `StepLR
       <https://pytorch.org/docs/stable/generated/torch.optim.lr_scheduler.StepLR.html>`_
     """
-    v.check_number("init_value", init_value)
-    v.check_positive("step_size", step_size)
-    v.check_range("gamma", gamma, 0.0, 1.0)
+    V.check_number("init_value", init_value)
+    V.check_positive("step_size", step_size)
+    V.check_range("gamma", gamma, 0.0, 1.0)
 
     def schedule(count):
         out, dt = dtypes(init_value, step_size, gamma)

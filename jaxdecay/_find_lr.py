@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxdecay import _validate
+from jaxdecay import _validate as V
 
 __all__ = ["find_lr", "FindLRResult"]
 
@@ -241,22 +241,22 @@ def find_lr(
       <https://arxiv.org/abs/1506.01186>`_, 2017;
       `fastai's lr_find <https://docs.fast.ai/callback.schedule.html#lrfinder>`_.
     """
-    _validate.check_callable("loss_fn", loss_fn)
+    V.check_callable("loss_fn", loss_fn)
     if not callable(optimizer):
         raise TypeError(
             f"`optimizer` must be a function of the learning rate returning an Optax "
             f"transformation (such as optax.sgd), got {optimizer!r}"
         )
-    _validate.check_positive("min_lr", min_lr)
-    _validate.check_positive("max_lr", max_lr)
+    V.check_positive("min_lr", min_lr)
+    V.check_positive("max_lr", max_lr)
     if float(max_lr) <= float(min_lr):
         raise ValueError(f"`max_lr` must be > `min_lr` ({float(min_lr)!r}), got {max_lr!r}")
     if isinstance(num_steps, bool) or not isinstance(num_steps, int | np.integer):
         raise TypeError(f"`num_steps` must be an int, got {num_steps!r}")
     if num_steps < 2:
         raise ValueError(f"`num_steps` must be >= 2, got {num_steps!r}")
-    _validate.check_range("smoothing", smoothing, 0.0, 1.0, high_inclusive=False)
-    _validate.check_range(
+    V.check_range("smoothing", smoothing, 0.0, 1.0, high_inclusive=False)
+    V.check_range(
         "diverge_factor", diverge_factor, 1.0, math.inf, low_inclusive=False, high_inclusive=False
     )
     _leading_length(batches)

@@ -40,7 +40,6 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import jax
-import jax.core
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
@@ -235,7 +234,7 @@ class Lookup:
             return [jnp.broadcast_to(jnp.asarray(tab[0]), t.shape) for tab in tables]
         dt = _common(t.dtype, self.bounds.dtype)
         is_float = jnp.issubdtype(dt, jnp.floating)
-        if not any(isinstance(x, jax.core.Tracer) for x in (t, self.bounds, *tables)):
+        if all(V.is_concrete(x) for x in (t, self.bounds, *tables)):
             # Everything concrete (an eager call): the same count, on the host.
             c = np.asarray(t).astype(dt)
             idx = np.searchsorted(self.bounds.astype(dt), c, side=self.side)  # type: ignore[arg-type]

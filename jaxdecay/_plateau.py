@@ -9,13 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxdecay._validate import (
-    check_choice,
-    check_nonnegative,
-    check_positive,
-    check_range,
-    concrete_value,
-)
+from jaxdecay import _validate as V
 
 __all__ = ["ReduceOnPlateauState", "reduce_on_plateau"]
 
@@ -51,7 +45,7 @@ def _float_dtype() -> Any:
 
 
 def _check_scalar(name: str, x: Any) -> None:
-    v = concrete_value(name, x)
+    v = V.concrete_value(name, x)
     if v is not None and v.ndim != 0:
         raise ValueError(f"`{name}` must be a scalar, got shape {v.shape}")
 
@@ -59,7 +53,7 @@ def _check_scalar(name: str, x: Any) -> None:
 def _check_int(name: str, x: Any) -> None:
     """A whole number (an integer type, or a float with an integral value)."""
     _check_scalar(name, x)
-    v = concrete_value(name, x)
+    v = V.concrete_value(name, x)
     if v is not None and (not np.isfinite(v) or v != np.round(v)):
         raise ValueError(f"`{name}` must be an integer, got {x!r}")
 
@@ -194,23 +188,23 @@ def reduce_on_plateau(
       Optax, `optax.contrib.reduce_on_plateau
       <https://optax.readthedocs.io/en/latest/api/contrib.html>`_.
     """
-    check_choice("mode", mode, ("min", "max"))
-    check_choice("threshold_mode", threshold_mode, ("rel", "abs"))
-    check_range("factor", factor, 0.0, 1.0, low_inclusive=False, high_inclusive=False)
+    V.check_choice("mode", mode, ("min", "max"))
+    V.check_choice("threshold_mode", threshold_mode, ("rel", "abs"))
+    V.check_range("factor", factor, 0.0, 1.0, low_inclusive=False, high_inclusive=False)
     _check_scalar("factor", factor)
     _check_int("patience", patience)
-    check_nonnegative("patience", patience)
+    V.check_nonnegative("patience", patience)
     if threshold_mode == "rel" and mode == "min":
-        check_range("threshold", threshold, 0.0, 1.0, high_inclusive=False)
+        V.check_range("threshold", threshold, 0.0, 1.0, high_inclusive=False)
     else:
-        check_nonnegative("threshold", threshold)
+        V.check_nonnegative("threshold", threshold)
     _check_scalar("threshold", threshold)
     _check_int("cooldown", cooldown)
-    check_nonnegative("cooldown", cooldown)
-    check_range("min_scale", min_scale, 0.0, 1.0)
+    V.check_nonnegative("cooldown", cooldown)
+    V.check_range("min_scale", min_scale, 0.0, 1.0)
     _check_scalar("min_scale", min_scale)
     _check_int("accumulation_size", accumulation_size)
-    check_positive("accumulation_size", accumulation_size)
+    V.check_positive("accumulation_size", accumulation_size)
 
     def is_better(value: jax.Array, best: jax.Array) -> jax.Array:
         # Exactly PyTorch's `_is_better`, sign conventions included.

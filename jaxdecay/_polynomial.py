@@ -5,8 +5,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from jaxdecay import _limits
-from jaxdecay import _validate as v
+from jaxdecay import _validate as V
 from jaxdecay._core import ScheduleFn, schedule_factory
 from jaxdecay._numeric import (
     as_count,
@@ -23,7 +22,7 @@ __all__ = ["constant_schedule", "linear_schedule", "polynomial_schedule", "polyn
 
 
 @schedule_factory
-@_limits.scalar_arguments()
+@V.scalar_arguments()
 def constant_schedule(value: jax.typing.ArrayLike) -> ScheduleFn:
     r"""A schedule that always returns ``value`` (Optax's ``constant_schedule``).
 
@@ -45,7 +44,7 @@ def constant_schedule(value: jax.typing.ArrayLike) -> ScheduleFn:
       >>> print(f"{float(s(0)):.3f} {float(s(10**6)):.3f}")
       0.100 0.100
     """
-    v.check_number("value", value)
+    V.check_number("value", value)
 
     def schedule(count):
         t = as_count(count)
@@ -75,12 +74,12 @@ def _poly_value(count, init_value, end_value, power, transition_steps, transitio
 
 
 def _check_transition(transition_steps, transition_begin):
-    v.check_nonnegative("transition_steps", transition_steps)
-    v.check_nonnegative("transition_begin", transition_begin)
+    V.check_nonnegative("transition_steps", transition_steps)
+    V.check_nonnegative("transition_begin", transition_begin)
 
 
 @schedule_factory
-@_limits.scalar_arguments(steps=("transition_steps", "transition_begin"))
+@V.scalar_arguments(steps=("transition_steps", "transition_begin"))
 def polynomial_schedule(
     init_value: jax.typing.ArrayLike,
     end_value: jax.typing.ArrayLike,
@@ -125,9 +124,9 @@ def polynomial_schedule(
       >>> print(*[f"{float(s(t)):.4f}" for t in (0, 5, 6, 104, 105, 110)])
       1.0000 1.0000 0.9803 0.0101 0.0100 0.0100
     """
-    v.check_number("init_value", init_value)
-    v.check_number("end_value", end_value)
-    v.check_nonnegative("power", power)
+    V.check_number("init_value", init_value)
+    V.check_number("end_value", end_value)
+    V.check_nonnegative("power", power)
     _check_transition(transition_steps, transition_begin)
     return lambda count: _poly_value(
         count, init_value, end_value, power, transition_steps, transition_begin
@@ -135,7 +134,7 @@ def polynomial_schedule(
 
 
 @schedule_factory
-@_limits.scalar_arguments(steps=("transition_steps", "transition_begin"))
+@V.scalar_arguments(steps=("transition_steps", "transition_begin"))
 def linear_schedule(
     init_value: jax.typing.ArrayLike,
     end_value: jax.typing.ArrayLike,
@@ -171,8 +170,8 @@ def linear_schedule(
       >>> print(*[f"{float(s(t)):.2f}" for t in range(6)])
       1.00 0.75 0.50 0.25 0.00 0.00
     """
-    v.check_number("init_value", init_value)
-    v.check_number("end_value", end_value)
+    V.check_number("init_value", init_value)
+    V.check_number("end_value", end_value)
     _check_transition(transition_steps, transition_begin)
     return lambda count: _poly_value(
         count, init_value, end_value, None, transition_steps, transition_begin
@@ -180,7 +179,7 @@ def linear_schedule(
 
 
 @schedule_factory
-@_limits.scalar_arguments(steps=("decay_steps",))
+@V.scalar_arguments(steps=("decay_steps",))
 def polynomial_decay(
     init_value: jax.typing.ArrayLike,
     decay_steps: jax.typing.ArrayLike,
@@ -221,11 +220,11 @@ def polynomial_decay(
       Keras, `PolynomialDecay
       <https://keras.io/api/optimizers/learning_rate_schedules/polynomial_decay/>`_
     """
-    v.check_number("init_value", init_value)
-    v.check_positive("decay_steps", decay_steps)
-    v.check_nonnegative("power", power)
-    v.check_number("end_value", end_value)
-    v.check_bool("cycle", cycle)
+    V.check_number("init_value", init_value)
+    V.check_positive("decay_steps", decay_steps)
+    V.check_nonnegative("power", power)
+    V.check_number("end_value", end_value)
+    V.check_bool("cycle", cycle)
 
     def schedule(count):
         out, dt = dtypes(init_value, decay_steps, power, end_value)

@@ -1,18 +1,39 @@
-"""Argument checks shared by every constructor.
+"""Argument checks shared by every constructor: the one place that says what is valid.
 
 Every check runs only when the value is concrete (a Python number, a NumPy value or a concrete JAX
-array). Tracers pass through untouched: inside `jax.jit`/`jax.vmap`/`jax.grad` nothing is checked,
-which is what makes every hyperparameter traceable. Every error has the same shape::
+array: :func:`is_concrete`). Tracers pass through untouched: inside `jax.jit`/`jax.vmap`/`jax.grad`
+nothing is checked, which is what makes every hyperparameter traceable. Every error has the same
+shape::
 
     ValueError: `decay_steps` must be > 0, got 0
+
+Two kinds of check:
+
+- on the *kind and range* of a scalar, run before a constructor's own checks by the
+  :func:`scalar_arguments` decorator: ``Decimal`` and ``Fraction`` values (``TypeError``; JAX
+  refuses them at call time), a Python integer too large for a float (``10**400``:
+  ``ValueError``, not ``OverflowError``), and a count-valued argument (a number of steps) at or
+  above :func:`max_steps`: counts are int32 (int64 under ``jax_enable_x64``), so such a phase
+  would never end inside the count domain, and integer arithmetic on it would overflow. A
+  schedule built under x64 with such an argument refuses, at call time, to run without x64;
+- on *values* (positive, finite, in a range, increasing): ``check_*``.
+
+:func:`renamed_arguments` lets a migration constructor (``compat.torch.StepLR``) report errors
+with its own argument names.
 """
 
 from __future__ import annotations
 
+import contextlib
+import decimal
+import fractions
+import functools
+import inspect
 import math
 import numbers
-from collections.abc import Callable, Sequence
-from typing import Any
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, TypeVar
 
 import jax
 import jax.core
@@ -34,6 +55,11 @@ __all__ = [
     "check_callable",
     "check_schedule_list",
     "check_same_length",
+    "check_scalar",
+    "check_steps",
+    "max_steps",
+    "scalar_arguments",
+    "renamed_arguments",
 ]
 
 
@@ -249,3 +275,157 @@ def check_sequence(name: str, xs: Any, *, min_len: int = 0) -> None:
         raise TypeError(f"`{name}` must be a list or a 1-D array, got {xs!r}")
     if n < min_len:
         raise ValueError(f"`{name}` must have at least {min_len} entries, got {n}")
+
+
+# --------------------------------------------------------------------------------------------
+# The kind and range of scalar hyperparameters
+# --------------------------------------------------------------------------------------------
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def check_scalar(name: str, x: Any) -> None:
+    """``x`` is a real number of a kind the schedules compute with.
+
+    Arrays are accepted (a schedule of an array hyperparameter broadcasts with the count).
+
+    Raises:
+      TypeError: ``Decimal`` or ``Fraction`` (``float()`` would silently round them, and JAX
+        refuses them at call time).
+      ValueError: a Python integer too large for a float (``10**400``).
+    """
+    if x is None or not is_concrete(x):
+        return
+    if isinstance(x, decimal.Decimal | fractions.Fraction):
+        raise TypeError(
+            f"`{name}` must be a float, an int or an array, got {type(x).__name__} {x!r} "
+            "(convert it with float())"
+        )
+    if isinstance(x, int) and not isinstance(x, bool):
+        try:
+            float(x)
+        except OverflowError:
+            raise ValueError(
+                f"`{name}` is too large for a float, got an integer of {len(str(abs(x)))} digits"
+            ) from None
+        return
+
+
+def max_steps() -> int:
+    """The bound on count-valued arguments: one past the largest count (``2**31``; ``2**63``
+    under ``jax_enable_x64``, where counts are int64)."""
+    return int(np.iinfo(jax.dtypes.canonicalize_dtype(np.int64)).max) + 1
+
+
+def _bits(limit: int) -> str:
+    return f"2**{limit.bit_length() - 1}"
+
+
+def check_steps(name: str, x: Any, *, signed: bool = False) -> None:
+    """A count-valued argument (concrete) is below :func:`max_steps` (in magnitude when
+    ``signed``): such a phase ends inside the counts' range, and the integer arithmetic on it
+    does not overflow."""
+    check_scalar(name, x)
+    if x is None or not is_concrete(x) or isinstance(x, bool | str):
+        return
+    try:
+        v = float(np.asarray(x, dtype=np.float64)) if not isinstance(x, int) else float(x)
+    except (TypeError, ValueError):
+        return  # not a number: the constructor's own check names it
+    if np.isnan(v):
+        return
+    limit = max_steps()
+    if (abs(v) if signed else v) >= limit:
+        kind = "int64" if limit > 2**31 else "int32 (int64 with jax_enable_x64)"
+        raise ValueError(
+            f"`{name}` must be < {_bits(limit)} (counts are {kind}, so such a phase would "
+            f"never end), got {x!r}"
+        )
+
+
+def _is_scalar_annotation(annotation: Any) -> bool:
+    text = annotation if isinstance(annotation, str) else repr(annotation)
+    return "ArrayLike" in text and not re.search(r"Sequence|Iterable|Mapping|list|dict", text)
+
+
+def scalar_arguments(steps: tuple[str, ...] = (), signed: tuple[str, ...] = ()) -> Callable[[F], F]:
+    """Decorate a builder: every ``ArrayLike`` argument passes :func:`check_scalar`, and the
+    count-valued ones (``steps``, ``signed``) are below :func:`max_steps`.
+
+    The checks run before the builder's own, so its value checks never see a ``Decimal`` or an
+    integer that overflows a float.
+    """
+
+    def deco(fn: F) -> F:
+        sig = inspect.signature(fn)
+        scalars = [n for n, p in sig.parameters.items() if _is_scalar_annotation(p.annotation)]
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            bound = sig.bind(*args, **kwargs)
+            for n in scalars:
+                if n in bound.arguments:
+                    check_scalar(n, bound.arguments[n])
+            long: dict[str, Any] = {}  # count-valued arguments that need int64 counts
+            for n in (*steps, *signed):
+                if n in bound.arguments:
+                    x = bound.arguments[n]
+                    check_steps(n, x, signed=n in signed)
+                    if _needs_int64(x):
+                        long[n] = x
+            schedule = fn(*args, **kwargs)
+            return _refusing_int32(schedule, long) if long else schedule
+
+        wrapper.step_arguments = (*steps, *signed)  # type: ignore[attr-defined]
+        return wrapper  # type: ignore[return-value]
+
+    return deco
+
+
+def _needs_int64(x: Any) -> bool:
+    """A concrete count-valued argument at or above ``2**31`` (valid only under x64)."""
+    if x is None or not is_concrete(x) or isinstance(x, bool | str):
+        return False
+    try:
+        return bool(np.any(np.abs(np.asarray(x, dtype=np.float64)) >= 2**31))
+    except (TypeError, ValueError):
+        return False
+
+
+def _refusing_int32(schedule: Callable[[Any], Any], long: Mapping[str, Any]) -> Callable:
+    """``schedule``, refusing to be called while counts are int32 (x64 off since construction).
+
+    Its phases end beyond the int32 counts, and its integer arithmetic would overflow: the call
+    raises (at trace time under ``jit``: the check reads the configuration, not the count).
+    """
+
+    @functools.wraps(schedule)
+    def checked(count: Any) -> Any:
+        if max_steps() <= 2**31:
+            name, x = next(iter(long.items()))
+            raise ValueError(
+                f"`{name}`={x!r} needs int64 counts: this schedule was built under "
+                "jax_enable_x64 and is called without it (counts are int32); enable x64 again "
+                "or use a value < 2**31"
+            )
+        return schedule(count)
+
+    return checked
+
+
+@contextlib.contextmanager
+def renamed_arguments(names: Mapping[str, str]) -> Iterator[None]:
+    """Re-raise a ``ValueError``/``TypeError`` with the caller's argument names.
+
+    A migration constructor (``compat.torch.StepLR(lr, step_size)``) delegates to a jaxdecay
+    constructor (``step_decay(init_value, step_size)``); an error must name ``lr``, the argument
+    the user wrote, not ``init_value``. Names appear in messages as ```name```.
+    """
+    try:
+        yield
+    except (ValueError, TypeError) as e:
+        msg = str(e)
+        new = re.sub(r"`([A-Za-z_][A-Za-z0-9_]*)`", lambda m: f"`{names.get(m[1], m[1])}`", msg)
+        if new == msg:
+            raise
+        raise type(e)(new) from None

@@ -5,8 +5,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from jaxdecay import _limits
-from jaxdecay import _validate as v
+from jaxdecay import _validate as V
 from jaxdecay._core import ScheduleFn, schedule_factory
 from jaxdecay._exponential import exponential_decay_value
 from jaxdecay._numeric import as_count, dtypes, half_cosine, offset, ramp, remaining
@@ -19,7 +18,7 @@ __all__ = [
 
 
 @schedule_factory
-@_limits.scalar_arguments(steps=("warmup_steps",))
+@V.scalar_arguments(steps=("warmup_steps",))
 def warmup_constant_schedule(
     init_value: jax.typing.ArrayLike,
     peak_value: jax.typing.ArrayLike,
@@ -48,9 +47,9 @@ def warmup_constant_schedule(
       >>> print(*[f"{float(s(t)):.3f}" for t in range(6)])
       0.000 0.025 0.050 0.075 0.100 0.100
     """
-    v.check_number("init_value", init_value)
-    v.check_number("peak_value", peak_value)
-    v.check_nonnegative("warmup_steps", warmup_steps)
+    V.check_number("init_value", init_value)
+    V.check_number("peak_value", peak_value)
+    V.check_nonnegative("warmup_steps", warmup_steps)
 
     def schedule(count):
         out, dt = dtypes(init_value, peak_value, warmup_steps)
@@ -66,7 +65,7 @@ def warmup_constant_schedule(
 
 
 @schedule_factory
-@_limits.scalar_arguments(steps=("warmup_steps", "transition_steps", "transition_begin"))
+@V.scalar_arguments(steps=("warmup_steps", "transition_steps", "transition_begin"))
 def warmup_exponential_decay_schedule(
     init_value: jax.typing.ArrayLike,
     peak_value: jax.typing.ArrayLike,
@@ -107,15 +106,15 @@ def warmup_exponential_decay_schedule(
       >>> print(*[f"{float(s(t)):.3f}" for t in range(5)])
       0.000 0.050 0.100 0.050 0.025
     """
-    v.check_number("init_value", init_value)
-    v.check_number("peak_value", peak_value)
-    v.check_nonnegative("warmup_steps", warmup_steps)
-    v.check_positive("transition_steps", transition_steps)
-    v.check_positive("decay_rate", decay_rate)
-    v.check_nonnegative("transition_begin", transition_begin)
-    v.check_bool("staircase", staircase)
+    V.check_number("init_value", init_value)
+    V.check_number("peak_value", peak_value)
+    V.check_nonnegative("warmup_steps", warmup_steps)
+    V.check_positive("transition_steps", transition_steps)
+    V.check_positive("decay_rate", decay_rate)
+    V.check_nonnegative("transition_begin", transition_begin)
+    V.check_bool("staircase", staircase)
     if end_value is not None:
-        v.check_number("end_value", end_value)
+        V.check_number("end_value", end_value)
 
     def schedule(count):
         out, dt = dtypes(
@@ -148,7 +147,7 @@ _DECAY_TYPES = ("linear", "cosine", "sqrt")
 
 
 @schedule_factory
-@_limits.scalar_arguments(steps=("warmup_steps", "stable_steps", "decay_steps"))
+@V.scalar_arguments(steps=("warmup_steps", "stable_steps", "decay_steps"))
 def warmup_stable_decay(
     peak_value: jax.typing.ArrayLike,
     warmup_steps: jax.typing.ArrayLike,
@@ -197,13 +196,13 @@ def warmup_stable_decay(
       Laws and Compute-Optimal Training beyond Fixed Training Durations
       <https://arxiv.org/abs/2405.18392>`_, 2024 (the ``sqrt`` cooldown).
     """
-    v.check_number("peak_value", peak_value)
-    v.check_nonnegative("warmup_steps", warmup_steps)
-    v.check_nonnegative("stable_steps", stable_steps)
-    v.check_nonnegative("decay_steps", decay_steps)
-    v.check_number("init_value", init_value)
-    v.check_number("end_value", end_value)
-    v.check_choice("decay_type", decay_type, _DECAY_TYPES)
+    V.check_number("peak_value", peak_value)
+    V.check_nonnegative("warmup_steps", warmup_steps)
+    V.check_nonnegative("stable_steps", stable_steps)
+    V.check_nonnegative("decay_steps", decay_steps)
+    V.check_number("init_value", init_value)
+    V.check_number("end_value", end_value)
+    V.check_choice("decay_type", decay_type, _DECAY_TYPES)
 
     def schedule(count):
         out, dt = dtypes(peak_value, warmup_steps, stable_steps, decay_steps, init_value, end_value)

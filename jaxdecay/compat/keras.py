@@ -27,8 +27,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdecay import _limits
-from jaxdecay import _validate as v
+from jaxdecay import _validate as V
 from jaxdecay._core import Schedule, ScheduleFn
 from jaxdecay._cosine import cosine_decay_schedule, cosine_restarts, warmup_cosine_decay_schedule
 from jaxdecay._exponential import exponential_decay, inverse_time_decay
@@ -88,7 +87,7 @@ def ExponentialDecay(
       Keras, `ExponentialDecay
       <https://keras.io/api/optimizers/learning_rate_schedules/exponential_decay/>`_
     """
-    with _limits.renamed_arguments(
+    with V.renamed_arguments(
         {"init_value": "initial_learning_rate", "transition_steps": "decay_steps"}
     ):
         return exponential_decay(
@@ -136,14 +135,14 @@ def PiecewiseConstantDecay(boundaries: Any, values: Any) -> ScheduleFn:
       Keras, `PiecewiseConstantDecay
       <https://keras.io/api/optimizers/learning_rate_schedules/piecewise_constant_decay/>`_
     """
-    v.check_sequence("boundaries", boundaries, min_len=1)
-    v.check_sequence("values", values)
-    v.check_same_length("values", values, "boundaries", boundaries, offset=1)
+    V.check_sequence("boundaries", boundaries, min_len=1)
+    V.check_sequence("values", values)
+    V.check_same_length("values", values, "boundaries", boundaries, offset=1)
     for i, b in enumerate(boundaries):
-        v.check_number(f"boundaries[{i}]", b)
+        V.check_number(f"boundaries[{i}]", b)
     for i, x in enumerate(values):
-        v.check_number(f"values[{i}]", x)
-    v.check_increasing("boundaries", boundaries)
+        V.check_number(f"values[{i}]", x)
+    V.check_increasing("boundaries", boundaries)
 
     # Keras counts the boundaries strictly below t: the lookup with side="left".
     lookup = Lookup(boundaries, side="left")
@@ -200,7 +199,7 @@ def PolynomialDecay(
       Keras, `PolynomialDecay
       <https://keras.io/api/optimizers/learning_rate_schedules/polynomial_decay/>`_
     """
-    with _limits.renamed_arguments(
+    with V.renamed_arguments(
         {"init_value": "initial_learning_rate", "end_value": "end_learning_rate"}
     ):
         return polynomial_decay(initial_learning_rate, decay_steps, power, end_learning_rate, cycle)
@@ -245,7 +244,7 @@ def InverseTimeDecay(
       Keras, `InverseTimeDecay
       <https://keras.io/api/optimizers/learning_rate_schedules/inverse_time_decay/>`_
     """
-    with _limits.renamed_arguments({"init_value": "initial_learning_rate"}):
+    with V.renamed_arguments({"init_value": "initial_learning_rate"}):
         return inverse_time_decay(initial_learning_rate, decay_rate, decay_steps, staircase)
 
 
@@ -308,15 +307,15 @@ def CosineDecay(
       Loshchilov & Hutter, `SGDR <https://arxiv.org/abs/1608.03983>`_, 2017; Goyal et al.,
       `Accurate, Large Minibatch SGD <https://arxiv.org/abs/1706.02677>`_, 2017
     """
-    with _limits.renamed_arguments(
+    with V.renamed_arguments(
         {"init_value": "initial_learning_rate", "peak_value": "warmup_target"}
     ):
-        v.check_positive("decay_steps", decay_steps)
+        V.check_positive("decay_steps", decay_steps)
         if warmup_target is None:
             return cosine_decay_schedule(initial_learning_rate, decay_steps, alpha)
-        v.check_number("alpha", alpha)
-        v.check_number("warmup_target", warmup_target)
-        v.check_nonnegative("warmup_steps", warmup_steps)
+        V.check_number("alpha", alpha)
+        V.check_number("warmup_target", warmup_target)
+        V.check_nonnegative("warmup_steps", warmup_steps)
         return warmup_cosine_decay_schedule(
             initial_learning_rate,
             warmup_target,
@@ -369,7 +368,7 @@ def CosineDecayRestarts(
       <https://keras.io/api/optimizers/learning_rate_schedules/cosine_decay_restarts/>`_;
       Loshchilov & Hutter, `SGDR <https://arxiv.org/abs/1608.03983>`_, 2017
     """
-    with _limits.renamed_arguments({"init_value": "initial_learning_rate"}):
+    with V.renamed_arguments({"init_value": "initial_learning_rate"}):
         return cosine_restarts(initial_learning_rate, first_decay_steps, t_mul, m_mul, alpha)
 
 

@@ -33,8 +33,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from jaxdecay import _limits
-from jaxdecay import _validate as v
+from jaxdecay import _validate as V
 from jaxdecay._core import Schedule, ScheduleFn
 from jaxdecay._cosine import cosine_decay, cosine_restarts
 from jaxdecay._cyclic import cyclic, one_cycle
@@ -97,7 +96,7 @@ def StepLR(
     References:
       PyTorch, `StepLR <https://pytorch.org/docs/stable/generated/torch.optim.lr_scheduler.StepLR.html>`_
     """  # noqa: E501
-    with _limits.renamed_arguments({"init_value": "lr"}):
+    with V.renamed_arguments({"init_value": "lr"}):
         return step_decay(lr, step_size, gamma)
 
 
@@ -138,7 +137,7 @@ def MultiStepLR(
     References:
       PyTorch, `MultiStepLR <https://pytorch.org/docs/stable/generated/torch.optim.lr_scheduler.MultiStepLR.html>`_
     """  # noqa: E501
-    with _limits.renamed_arguments({"init_value": "lr"}):
+    with V.renamed_arguments({"init_value": "lr"}):
         return multistep_decay(lr, milestones, gamma)
 
 
@@ -171,7 +170,7 @@ def ExponentialLR(lr: jax.typing.ArrayLike, gamma: jax.typing.ArrayLike) -> Sche
     References:
       PyTorch, `ExponentialLR <https://pytorch.org/docs/stable/generated/torch.optim.lr_scheduler.ExponentialLR.html>`_
     """  # noqa: E501
-    with _limits.renamed_arguments({"init_value": "lr", "decay_rate": "gamma"}):
+    with V.renamed_arguments({"init_value": "lr", "decay_rate": "gamma"}):
         return exponential_decay(lr, 1, gamma)
 
 
@@ -215,14 +214,12 @@ def CosineAnnealingLR(
       PyTorch, `CosineAnnealingLR <https://pytorch.org/docs/stable/generated/torch.optim.lr_scheduler.CosineAnnealingLR.html>`_;
       Loshchilov & Hutter, `SGDR <https://arxiv.org/abs/1608.03983>`_, 2017
     """  # noqa: E501
-    with _limits.renamed_arguments(
-        {"init_value": "lr", "decay_steps": "T_max", "end_value": "eta_min"}
-    ):
+    with V.renamed_arguments({"init_value": "lr", "decay_steps": "T_max", "end_value": "eta_min"}):
         return cosine_decay(lr, T_max, end_value=eta_min)
 
 
 @_registered
-@_limits.scalar_arguments(steps=("T_0",))
+@V.scalar_arguments(steps=("T_0",))
 def CosineAnnealingWarmRestarts(
     lr: jax.typing.ArrayLike,
     T_0: jax.typing.ArrayLike,
@@ -271,10 +268,10 @@ def CosineAnnealingWarmRestarts(
       PyTorch, `CosineAnnealingWarmRestarts <https://pytorch.org/docs/stable/generated/torch.optim.lr_scheduler.CosineAnnealingWarmRestarts.html>`_;
       Loshchilov & Hutter, `SGDR <https://arxiv.org/abs/1608.03983>`_, 2017
     """  # noqa: E501
-    v.check_number("lr", lr)
-    v.check_positive("T_0", T_0)
-    v.check_range("T_mult", T_mult, 1.0)
-    v.check_number("eta_min", eta_min)
+    V.check_number("lr", lr)
+    V.check_positive("T_0", T_0)
+    V.check_range("T_mult", T_mult, 1.0)
+    V.check_number("eta_min", eta_min)
     restarts = cosine_restarts(1.0, T_0, T_mult)
 
     def schedule(count):
@@ -334,7 +331,7 @@ def OneCycleLR(
       PyTorch, `OneCycleLR <https://pytorch.org/docs/stable/generated/torch.optim.lr_scheduler.OneCycleLR.html>`_;
       Smith & Topin, `Super-Convergence <https://arxiv.org/abs/1708.07120>`_, 2017
     """  # noqa: E501
-    with _limits.renamed_arguments({"max_value": "max_lr"}):
+    with V.renamed_arguments({"max_value": "max_lr"}):
         return one_cycle(
             max_lr,
             total_steps,
@@ -389,7 +386,7 @@ def CyclicLR(
       PyTorch, `CyclicLR <https://pytorch.org/docs/stable/generated/torch.optim.lr_scheduler.CyclicLR.html>`_;
       Smith, `Cyclical Learning Rates <https://arxiv.org/abs/1506.01186>`_, 2017
     """  # noqa: E501
-    with _limits.renamed_arguments({"base_value": "base_lr", "max_value": "max_lr"}):
+    with V.renamed_arguments({"base_value": "base_lr", "max_value": "max_lr"}):
         return cyclic(
             base_lr,
             max_lr,
@@ -407,7 +404,7 @@ def _iters_left(t, total_iters, dt):
 
 
 @_registered
-@_limits.scalar_arguments(steps=("total_iters",))
+@V.scalar_arguments(steps=("total_iters",))
 def LinearLR(
     lr: jax.typing.ArrayLike,
     start_factor: jax.typing.ArrayLike = 1.0 / 3,
@@ -449,10 +446,10 @@ def LinearLR(
     References:
       PyTorch, `LinearLR <https://pytorch.org/docs/stable/generated/torch.optim.lr_scheduler.LinearLR.html>`_
     """  # noqa: E501
-    v.check_number("lr", lr)
-    v.check_range("start_factor", start_factor, 0.0, 1.0, low_inclusive=False)
-    v.check_range("end_factor", end_factor, 0.0, 1.0)
-    v.check_nonnegative("total_iters", total_iters)
+    V.check_number("lr", lr)
+    V.check_range("start_factor", start_factor, 0.0, 1.0, low_inclusive=False)
+    V.check_range("end_factor", end_factor, 0.0, 1.0)
+    V.check_nonnegative("total_iters", total_iters)
 
     def schedule(count):
         out, dt = dtypes(lr, start_factor, end_factor, total_iters)
@@ -468,7 +465,7 @@ def LinearLR(
 
 
 @_registered
-@_limits.scalar_arguments(steps=("total_iters",))
+@V.scalar_arguments(steps=("total_iters",))
 def ConstantLR(
     lr: jax.typing.ArrayLike,
     factor: jax.typing.ArrayLike = 1.0 / 3,
@@ -506,9 +503,9 @@ def ConstantLR(
     References:
       PyTorch, `ConstantLR <https://pytorch.org/docs/stable/generated/torch.optim.lr_scheduler.ConstantLR.html>`_
     """  # noqa: E501
-    v.check_number("lr", lr)
-    v.check_range("factor", factor, 0.0, 1.0)
-    v.check_nonnegative("total_iters", total_iters)
+    V.check_number("lr", lr)
+    V.check_range("factor", factor, 0.0, 1.0)
+    V.check_nonnegative("total_iters", total_iters)
 
     def schedule(count):
         out, dt = dtypes(lr, factor, total_iters)
@@ -522,7 +519,7 @@ def ConstantLR(
 
 
 @_registered
-@_limits.scalar_arguments(steps=("total_iters",))
+@V.scalar_arguments(steps=("total_iters",))
 def PolynomialLR(
     lr: jax.typing.ArrayLike,
     total_iters: jax.typing.ArrayLike = 5,
@@ -561,9 +558,9 @@ def PolynomialLR(
     References:
       PyTorch, `PolynomialLR <https://pytorch.org/docs/stable/generated/torch.optim.lr_scheduler.PolynomialLR.html>`_
     """  # noqa: E501
-    v.check_number("lr", lr)
-    v.check_nonnegative("total_iters", total_iters)
-    v.check_nonnegative("power", power)
+    V.check_number("lr", lr)
+    V.check_nonnegative("total_iters", total_iters)
+    V.check_nonnegative("power", power)
 
     def schedule(count):
         out, dt = dtypes(lr, total_iters, power)
