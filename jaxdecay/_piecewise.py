@@ -1,35 +1,12 @@
 """Piecewise schedules whose boundaries live in arrays, and `join_schedules`.
 
-Every schedule here looks a count up in a sorted array of boundaries with :class:`Lookup`
-instead of unrolling a Python loop over them (Optax's ``piecewise_constant_schedule`` and
-``join_schedules`` build one ``where`` per boundary). The lookup is the same code for a scalar
-count, an array of counts and ``jax.vmap`` of a scalar count, and for concrete boundaries its
-compiled program does not grow with their number:
-
-- up to 15 boundaries, a select chain that carries the tables' values along (the fastest lookup
-  on CPU for few boundaries: no gather);
-- from 16 concrete boundaries on, a **bucket index**: the range of the boundaries is cut into
-  about ``2 n`` buckets of equal power-of-two width, so the bucket of a count is one subtraction
-  and a shift (or a multiplication by a power of two for float counts). A table made once per
-  comparison dtype (NumPy, at trace time) gives, for each bucket, the number of boundaries
-  below it; the few boundaries in the bucket (and, for float counts, its two neighbours: a
-  rounding margin) are then compared with the count one by one, ``K`` of them, ``K`` the
-  largest such window (2 to 6 for evenly spread boundaries, whatever their number). The bucket
-  of a boundary is computed with the same arithmetic, in the same dtype, as the bucket of a
-  count, and that arithmetic is monotone, so every boundary below the window is passed and
-  every one above it is not. A window of more than 8 boundaries (clustered boundaries) is
-  binary-searched instead (``log2(K)`` steps);
-- traced boundaries (no table can be made), or a range that the count dtype cannot span, take
-  a branchless binary search over all of them (``log2(n)`` steps, unrolled ``_LEVELS`` at a
-  time).
-
-The program of the bucket index is a handful of gathers in one fused kernel; XLA compiles it in
-the time of the 15-boundary select chain (``benchmarks/compile_time.py``), and it evaluates a
-count in O(1) (``benchmarks/eval_throughput.py``). ``jnp.searchsorted`` is not used: its
-default ``method="scan"`` runs a ``while`` loop over the whole count array (several times
-slower), ``"compare_all"`` materialises an ``N x n`` array, and ``"scan_unrolled"`` grows with
-``log2(n)``. An eager call (count and tables concrete) counts the same boundaries on the host,
-with ``np.searchsorted`` in the same dtype.
+Every schedule here looks a count up in a sorted array of boundaries with
+:class:`jaxdecay._lookup.Lookup` instead of unrolling a Python loop over them (Optax's
+``piecewise_constant_schedule`` and ``join_schedules`` build one ``where`` per boundary). The
+lookup is the same code for a scalar count, an array of counts and ``jax.vmap`` of a scalar
+count, and for concrete boundaries its compiled program does not grow with their number; its
+module says how, and why it is exact. This module holds the constructors: argument handling
+(:class:`Values`, the boundaries' checks) and the formulas between boundaries.
 """
 
 from __future__ import annotations
@@ -37,7 +14,7 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -46,10 +23,10 @@ from jax import lax
 
 from jaxdecay import _validate as V
 from jaxdecay._core import schedule_factory
+from jaxdecay._lookup import Lookup, all_concrete, as_array, boundary_array, difference
 from jaxdecay._numeric import as_count, float_dtype, fraction, saturate
 
 __all__ = [
-    "Lookup",
     "Values",
     "piecewise_constant",
     "piecewise_linear",
@@ -62,14 +39,6 @@ __all__ = [
 Entries = jax.typing.ArrayLike | Sequence[jax.typing.ArrayLike]
 """Boundaries or values: a list (or tuple) of numbers or scalar arrays, or a 1-D array."""
 
-# Boundaries up to which the lookup is a select chain carrying the tables' values.
-_CHAIN_MAX = 15
-# Buckets of the bucket index per boundary (about).
-_BUCKETS_PER_BOUNDARY = 2
-# Window entries of the bucket index compared one by one; a larger window is binary-searched.
-_PROBES = 8
-# Binary-search levels unrolled at a time; a deeper search is a rolled loop of such groups.
-_LEVELS = 10
 # Pieces up to which join_schedules uses lax.switch for a traced scalar count (only the active
 # piece runs). XLA compiles every branch of a conditional separately (about 80 ms each on CPU),
 # so beyond this every piece is evaluated and the active value selected, like Optax.
@@ -77,230 +46,8 @@ _SWITCH_MAX = 8
 
 
 # --------------------------------------------------------------------------------------------
-# Lookup: tables[j][#(bounds <= t)], with a program that does not grow with len(bounds).
-# --------------------------------------------------------------------------------------------
-
-
-def _wide(dtype: Any) -> np.dtype:
-    """``dtype``, with floats narrower than 32 bits (``bfloat16``, ``float16``) as ``float32``."""
-    dt = np.dtype(dtype)
-    if jnp.issubdtype(dt, jnp.floating) and dt.itemsize < 4:
-        return np.dtype(np.float32)
-    return dt
-
-
-def _common(a: Any, b: Any) -> np.dtype:
-    """The dtype in which a count and a boundary are compared or subtracted: their promotion,
-    at least ``float32`` when one is a float (integer counts stay exact), canonical for x64."""
-    return jax.dtypes.canonicalize_dtype(np.promote_types(_wide(a), _wide(b)))
-
-
-def _sub(a: Any, b: Any) -> jax.Array:
-    """``a - b`` in their :func:`_common` dtype (exact for integers, also under strict dtype
-    promotion)."""
-    a, b = jnp.asarray(a), jnp.asarray(b)
-    common = _common(a.dtype, b.dtype)
-    return a.astype(common) - b.astype(common)
-
-
-def _canonical(a: np.ndarray) -> np.ndarray:
-    """Concrete boundaries: int32 (int64 under x64) when integers, else float64."""
-    if np.issubdtype(a.dtype, np.integer) and (a.size == 0 or abs(a).max() < 2**31):
-        return a.astype(jax.dtypes.canonicalize_dtype(np.int64))
-    return a.astype(np.float64)  # cast to the count's float dtype where compared
-
-
-class _Plan(NamedTuple):
-    """The bucket index of concrete boundaries for one comparison dtype (see the module
-    docstring). ``bucket(t)`` is ``(clip(t, lo, hi) - lo) >> shift`` for integers and
-    ``floor((clip(t, lo, hi) - lo) * scale)`` clipped to ``[0, buckets - 1]`` for floats."""
-
-    lo: Any
-    hi: Any
-    shift: int  # integers: bucket width 2**shift
-    scale: Any  # floats: 1 / bucket width, a power of two in the comparison dtype
-    buckets: int
-    start: np.ndarray  # int32 [buckets]: index of the first boundary of each bucket's window
-    window: int  # K: boundaries compared per count
-    bounds: np.ndarray  # the boundaries in the comparison dtype, padded with its largest value
-
-
-def _top(dt: Any) -> Any:
-    """The largest value of ``dt`` (what the boundaries are padded with)."""
-    return jnp.finfo(dt).max if jnp.issubdtype(dt, jnp.floating) else jnp.iinfo(dt).max
-
-
-def _make_plan(bounds: np.ndarray, dt: np.dtype) -> _Plan | None:
-    """The bucket index of sorted concrete ``bounds`` compared in ``dt``, or None where ``dt``
-    cannot span their range (then the lookup is a binary search)."""
-    b = bounds.astype(dt)
-    n = b.shape[0]
-    lo, hi = b[0], b[-1]
-    target = _BUCKETS_PER_BOUNDARY * n
-    if jnp.issubdtype(dt, jnp.floating):
-        with np.errstate(over="ignore", invalid="ignore"):
-            span = hi - lo  # in dt, as on the device: an overflow means no plan
-        if not np.isfinite(span):
-            return None
-        exp = 0 if span == 0 else math.ceil(math.log2(float(span) / target))
-        scale = np.asarray(2.0**-exp, dt)
-        if not np.isfinite(scale) or scale < np.finfo(dt).tiny:
-            return None
-        tol = 1  # a rounding margin of one bucket on each side
-
-        def bucket(x: np.ndarray) -> np.ndarray:
-            return np.floor((np.clip(x, lo, hi) - lo) * scale).astype(np.int64)
-
-        shift = 0
-        buckets = int(bucket(hi)) + 1
-        qb = bucket(b)  # in [0, buckets - 1]: the arithmetic is monotone
-    else:
-        span = int(hi) - int(lo)
-        if span >= 2 ** (8 * np.dtype(dt).itemsize):  # the unsigned difference must hold it
-            return None
-        shift = max(0, math.ceil(math.log2(span / target))) if span else 0
-        scale, tol = None, 0
-        buckets = (span >> shift) + 1
-        qb = (b.astype(np.int64) - int(lo)) >> shift
-    # start[q]: boundaries whose bucket is below q - tol; the window of q holds the buckets
-    # q - tol .. q + tol.
-    below = np.searchsorted(qb, np.arange(buckets) - tol, side="left")
-    above = np.searchsorted(qb, np.arange(buckets) + tol, side="right")
-    window = int(np.max(above - below))
-    width = window if window <= _PROBES else 2 ** window.bit_length()
-    pad = np.full((width,), _top(dt), dt)
-    return _Plan(
-        lo, hi, shift, scale, buckets, below.astype(np.int32), window, np.concatenate([b, pad])
-    )
-
-
-def _gather(table: Any, idx: jax.Array) -> jax.Array:
-    """``table[idx]`` for in-bounds int32 indices of any shape (one XLA gather)."""
-    table = jnp.asarray(table)
-    dims = lax.GatherDimensionNumbers(
-        offset_dims=(), collapsed_slice_dims=(0,), start_index_map=(0,)
-    )
-    return lax.gather(
-        table, idx[..., None], dims, (1,), mode=lax.GatherScatterMode.PROMISE_IN_BOUNDS
-    )
-
-
-class Lookup:
-    """``table[#(boundaries <= t)]`` (``side="right"``) or ``table[#(boundaries < t)]``
-    (``side="left"``, Keras' switch one count after the boundary) for tables of ``n + 1``
-    entries.
-
-    ``boundaries`` is sorted: a list or 1-D array, kept as a NumPy array when concrete (every
-    level then reads literals, and nothing is dispatched eagerly while tracing) or as a JAX
-    array when an entry is traced. See the module docstring for the algorithm: one code path
-    for every kind of count, a compiled program of the same size for every ``n`` of concrete
-    boundaries.
-    """
-
-    def __init__(self, boundaries: Any, side: str = "right"):
-        V.check_choice("side", side, ("left", "right"))
-        self.side = side
-        self.bounds = _boundary_array(boundaries)
-        self.n = int(self.bounds.shape[0])
-        self._plans: dict[np.dtype, _Plan | None] = {}
-
-    def _plan(self, dt: np.dtype) -> _Plan | None:
-        """The bucket index for comparisons in ``dt`` (made once per dtype), or None."""
-        if dt not in self._plans:
-            concrete = isinstance(self.bounds, np.ndarray)
-            self._plans[dt] = _make_plan(self.bounds, dt) if concrete else None
-        return self._plans[dt]
-
-    def _passed(self, t: jax.Array, b: Any) -> jax.Array:
-        return t >= b if self.side == "right" else t > b
-
-    def _search(self, padded: Any, start: Any, width: int, t: jax.Array) -> jax.Array:
-        """``start`` plus the number of passed boundaries among ``padded[start:start + width -
-        1]`` (sorted): a branchless binary search of ``log2(width)`` steps (``width`` a power
-        of two)."""
-        depth = width.bit_length() - 1
-
-        def level(i: Any, pos: jax.Array) -> jax.Array:
-            step = lax.shift_right_logical(jnp.int32(width), jnp.int32(i) + 1)  # i: int64 under x64
-            return lax.select(self._passed(t, _gather(padded, pos + step - 1)), pos + step, pos)
-
-        return lax.fori_loop(0, depth, level, start, unroll=_LEVELS)
-
-    def __call__(self, tables: Sequence[Any], count: jax.typing.ArrayLike) -> list[jax.Array]:
-        """Each table's entry at the index of ``count`` (any shape; broadcast like it)."""
-        n = self.n
-        t = jnp.asarray(count)
-        if n == 0:
-            return [jnp.broadcast_to(jnp.asarray(tab[0]), t.shape) for tab in tables]
-        dt = _common(t.dtype, self.bounds.dtype)
-        is_float = jnp.issubdtype(dt, jnp.floating)
-        if all(V.is_concrete(x) for x in (t, self.bounds, *tables)):
-            # Everything concrete (an eager call): the same count, on the host.
-            c = np.asarray(t).astype(dt)
-            idx = np.searchsorted(self.bounds.astype(dt), c, side=self.side)  # type: ignore[arg-type]
-            idx = np.where(np.isnan(c), 0, idx) if is_float else idx
-            return [jnp.asarray(np.asarray(tab)[idx]) for tab in tables]
-        t = t.astype(dt)
-        if n <= _CHAIN_MAX:
-            # A select chain that carries the values (a later boundary passed wins).
-            vals = [jnp.broadcast_to(jnp.asarray(tab[0]), t.shape) for tab in tables]
-            bounds = self.bounds.astype(dt)
-            for k in range(n):
-                hit = self._passed(t, bounds[k])
-                vals = [
-                    lax.select(hit, lax.full_like(v, tab[k + 1]), v)
-                    for tab, v in zip(tables, vals, strict=True)
-                ]
-            return vals
-        plan = self._plan(np.dtype(dt))
-        if plan is None:
-            # Traced boundaries or an unspanned range: a binary search over all of them.
-            width = 2 ** n.bit_length()  # > n
-            xp: Any = np if isinstance(self.bounds, np.ndarray) else jnp
-            padded = xp.concatenate([self.bounds.astype(dt), xp.full((width,), _top(dt), dt)])
-            idx = self._search(padded, jnp.zeros(t.shape, jnp.int32), width, t)
-        else:
-            clipped = lax.clamp(jnp.asarray(plan.lo, dt), t, jnp.asarray(plan.hi, dt))
-            offset = clipped - jnp.asarray(plan.lo, dt)
-            if is_float:
-                q = lax.convert_element_type(lax.floor(offset * plan.scale), jnp.int32)
-                q = lax.clamp(jnp.int32(0), q, jnp.int32(plan.buckets - 1))
-            else:
-                # The difference read as unsigned: exact up to 2**32 (int32) even if it wraps.
-                q = lax.shift_right_logical(offset, jnp.asarray(plan.shift, dt))
-                q = lax.convert_element_type(q, jnp.int32)
-            start = _gather(plan.start, q)
-            if plan.window <= _PROBES:
-                idx = start
-                for k in range(plan.window):
-                    probe = _gather(plan.bounds, start + jnp.int32(k))
-                    idx = idx + lax.convert_element_type(self._passed(t, probe), jnp.int32)
-            else:
-                idx = self._search(plan.bounds, start, plan.bounds.shape[0] - n, t)
-        idx = lax.min(idx, jnp.int32(n))  # a count equal to the padding passes it
-        if is_float:
-            idx = lax.select(t == t, idx, jnp.zeros_like(idx))  # NaN: the first entry
-        return [_gather(tab, idx) for tab in tables]
-
-
-# --------------------------------------------------------------------------------------------
 # Argument handling.
 # --------------------------------------------------------------------------------------------
-
-
-def _all_concrete(xs: Any) -> bool:
-    if isinstance(xs, list | tuple):
-        return all(V.is_concrete(x) for x in xs)
-    return V.is_concrete(xs)
-
-
-def _as_array(xs: Any) -> jax.Array:
-    """A list (possibly of tracers) or an array as a 1-D JAX array."""
-    if isinstance(xs, list | tuple):
-        if len(xs) == 0:
-            return jnp.zeros((0,), jnp.int32)
-        return jnp.stack([jnp.asarray(x) for x in xs])
-    return jnp.asarray(xs)
 
 
 class Values:
@@ -317,10 +64,10 @@ class Values:
         for e in entries:
             kinds.setdefault((type(e), getattr(e, "dtype", None), getattr(e, "weak_type", None)), e)
         self.reps = tuple(kinds.values())
-        if _all_concrete(xs):
+        if all_concrete(xs):
             self.src: Any = np.asarray(xs, dtype=np.float64).reshape(-1)
         else:
-            self.src = _as_array(xs)
+            self.src = as_array(xs)
 
     def dtype(self, *extra: Any) -> Any:
         """The result dtype: :func:`float_dtype` of the entries and ``extra``."""
@@ -423,17 +170,10 @@ def _boundaries_and_scales(
     return bounds, vals.src, vals.reps
 
 
-def _boundary_array(xs: Any) -> Any:
-    """Boundaries as a canonical NumPy array when concrete, else a JAX array."""
-    if _all_concrete(xs):
-        return _canonical(np.asarray(xs).reshape(-1))
-    return _as_array(xs)
-
-
 def _sorted_boundaries(name: str, boundaries: Any, *, nonneg: bool = True) -> Any:
     V.check_sequence(name, boundaries)
     V.check_entries(name, boundaries, low=0 if nonneg else None, increasing=True)
-    return _boundary_array(boundaries)
+    return boundary_array(boundaries)
 
 
 # --------------------------------------------------------------------------------------------
@@ -552,7 +292,7 @@ def piecewise_linear(
         if n == 1:
             return jnp.broadcast_to(jnp.asarray(ys[0]), jnp.shape(t))
         x0, x1, y0, y1 = lookup([xs[:-1], xs[1:], ys[:-1], ys[1:]], t)
-        f = fraction(_sub(t, x0), 0, x1 - x0, dtype)
+        f = fraction(difference(t, x0), 0, x1 - x0, dtype)
         return (1 - f) * y0 + f * y1
 
     return schedule
@@ -602,7 +342,7 @@ def multistep_decay(
     V.check_nonnegative("gamma", gamma)
     V.check_sequence("milestones", milestones)
     V.check_entries("milestones", milestones, low=0)
-    ms = _boundary_array(milestones)
+    ms = boundary_array(milestones)
     ms = np.sort(ms) if isinstance(ms, np.ndarray) else jnp.sort(ms)
     n = ms.shape[0]
     lookup = Lookup(ms)
@@ -739,7 +479,7 @@ def piecewise_interpolate_schedule(
         lo = _cumprod(init_value, scales, dtype)
         hi = (np if isinstance(lo, np.ndarray) else jnp).concatenate([lo[1:], lo[-1:]])
         start, size, a, b = lookup([starts_np, sizes_np, lo, hi], t)
-        pct = fraction(_sub(t, start), 0, size, dtype)
+        pct = fraction(difference(t, start), 0, size, dtype)
         return interp(a, b, pct).astype(dtype)
 
     return schedule
@@ -820,7 +560,7 @@ def join_schedules(
         if n == 1:
             return _as_float(pieces[0](t))
         idx, start = lookup(tables, t)
-        local = _sub(t, start)
+        local = difference(t, start)
         if jnp.ndim(t) == 0 and V.is_concrete(idx):  # eager: only the active piece runs
             return _as_float(pieces[int(idx)](local)).astype(out_dtype(local.dtype))
         if jnp.ndim(t) == 0 and n <= _SWITCH_MAX:

@@ -23,7 +23,7 @@ except ImportError:  # public from jax 0.10 on; the same function, internal befo
     from jax._src.core import jaxprs_in_params
 
 import jaxdecay as jd
-from jaxdecay import _piecewise
+from jaxdecay import _lookup, _piecewise
 
 SEEDS = range(3)
 COUNTS = np.concatenate([np.arange(0, 400), [1000, 10**6, 2**31 - 1]]).astype(np.int32)
@@ -204,7 +204,7 @@ def _neighbours(bounds, dt):
 
 
 def _check_lookup(bounds, side, dt, extra=()):
-    lookup = _piecewise.Lookup(bounds, side)
+    lookup = _lookup.Lookup(bounds, side)
     table = np.arange(bounds.size + 1, dtype=np.float32)
     counts = np.concatenate([_neighbours(bounds, dt), np.asarray(extra, dt)]).astype(dt)
     if np.issubdtype(dt, np.floating):  # XLA:CPU flushes subnormal counts to 0: not compared
@@ -252,9 +252,9 @@ def test_lookup_matches_searchsorted_at_every_boundary(kind, dt, side):
     plan = lookup._plan(np.dtype(dt))
     assert plan is not None
     if kind == "clustered":
-        assert plan.window > _piecewise._PROBES
+        assert plan.window > _lookup._PROBES
     elif kind in ("even", "random"):
-        assert plan.window <= _piecewise._PROBES
+        assert plan.window <= _lookup._PROBES
 
 
 @settings(max_examples=20, deadline=None, derandomize=True)

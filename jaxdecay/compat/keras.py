@@ -31,8 +31,9 @@ from jaxdecay import _validate as V
 from jaxdecay._core import Schedule, ScheduleFn
 from jaxdecay._cosine import cosine_decay_schedule, cosine_restarts, warmup_cosine_decay_schedule
 from jaxdecay._exponential import exponential_decay, inverse_time_decay
+from jaxdecay._lookup import Lookup
 from jaxdecay._numeric import as_count
-from jaxdecay._piecewise import Lookup, Values
+from jaxdecay._piecewise import Values
 from jaxdecay._polynomial import polynomial_decay
 from jaxdecay.compat._register import registered
 
