@@ -1,4 +1,4 @@
-"""``inject_hyperparams`` that keeps the numbers of the optimizer it wraps (SPEC §7).
+"""``inject_hyperparams`` that keeps the numbers of the optimizer it wraps.
 
 ``optax.inject_hyperparams`` stores every float hyperparameter in the dtype of the params
 (optax issue 1414): with bfloat16 params, Adam's ``b2=0.999`` becomes ``1.0`` and its second
@@ -7,11 +7,15 @@ moment never moves. This wrapper re-uses Optax's implementation (same signature,
 
 1. the hyperparameters are *stored* in float32 (the default float: float64 under
    ``jax_enable_x64``), or in ``hyperparam_dtype``, whatever the dtype of the params;
-2. they are *handed to the inner optimizer* as weakly typed values, which is how JAX treats the
-   Python numbers the same optimizer receives when it is built without injection. A weakly typed
-   ``b2`` in ``b2 * nu`` takes the dtype of ``nu``, as the Python float ``0.999`` does, so the
-   moments stay in the params' dtype (state dtypes do not change from step to step) and the
-   arithmetic is the non-injected optimizer's.
+2. they are *handed to the inner optimizer* as weakly typed values (of the same value, in JAX's
+   default float or int dtype, made with the public ``jax.lax.full_like``), which is how JAX
+   treats the Python numbers the same optimizer receives when it is built without injection. A
+   weakly typed ``b2`` in ``b2 * nu`` takes the dtype of ``nu``, as the Python float ``0.999``
+   does, so the moments stay in the params' dtype (state dtypes do not change from step to
+   step) and the arithmetic is the non-injected optimizer's.
+
+No private JAX module is imported (the ``jax._src`` converter that earlier versions used could
+move in any JAX release and break ``import jaxdecay``).
 """
 
 from __future__ import annotations
@@ -24,30 +28,37 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from jax import lax
 
 __all__ = ["inject_hyperparams"]
 
 
-def _weak_converter() -> Callable[[jax.Array], Any]:
-    # JAX has no public way to mark an array weakly typed (Python scalars are the only public
-    # source of weak types); `_convert_element_type(x, weak_type=True)` has existed with this
-    # keyword since JAX 0.2 and is what `jnp.asarray(python_float)` lowers to.
-    from jax._src.lax.lax import _convert_element_type
-
-    return functools.partial(_convert_element_type, weak_type=True)
-
-
-_to_weak = _weak_converter()
+def _weak_scalar(x: jax.Array) -> jax.Array:
+    # `lax.full_like(template, fill)` keeps the template's weak type: a Python number as the
+    # template gives a weakly typed array of JAX's default float (int) dtype holding `fill`.
+    # This is public API (the same `convert_element_type(..., weak_type=True)` that
+    # `jnp.asarray(0.999)` lowers to), and it holds under tracing.
+    zero = 0.0 if jnp.issubdtype(x.dtype, jnp.floating) else 0
+    return lax.full_like(zero, x)
 
 
 def _weak(x: Any) -> Any:
-    """A numeric array (or tracer) as a weakly typed array of the same dtype; the rest as is."""
+    """A numeric array (or tracer) as a weakly typed array of the same value; the rest as is.
+
+    The value keeps every bit: the weak array has JAX's default float dtype (float32, float64
+    under x64) or default int dtype, which holds any float (int) hyperparameter stored at that
+    width or narrower (``hyperparam_dtype`` can only be narrower). A weakly typed number takes
+    the dtype of the array it meets, which is all its dtype decides, so this is how the inner
+    optimizer sees the Python number it would be given without injection.
+    """
     if isinstance(x, jax.Array):
         dt = x.dtype
         if jnp.issubdtype(dt, jnp.floating) or (
             jnp.issubdtype(dt, jnp.integer) and dt != jnp.bool_
         ):
-            return _to_weak(x)
+            if x.ndim == 0:
+                return _weak_scalar(x)
+            return jax.vmap(_weak_scalar)(x.reshape(-1)).reshape(x.shape)  # full_like: scalars
     return x
 
 

@@ -281,3 +281,37 @@ def test_flax_nnx_optimizer():
     lr = jaxdecay.hyperparams(optimizer)["learning_rate"]
     np.testing.assert_allclose(float(lr), float(SCHED(9)), rtol=1e-6)
     assert lr.dtype == jnp.float32
+
+
+@pytest.mark.parametrize("hyperparam_dtype", [None, jnp.bfloat16, jnp.float16])
+def test_the_inner_optimizer_receives_weakly_typed_numbers_of_the_stored_value(hyperparam_dtype):
+    seen: dict = {}
+
+    def spy(learning_rate, b2, steps, scales):
+        args = dict(learning_rate=learning_rate, b2=b2, steps=steps, scales=scales)
+        seen.update(
+            {k: (v if jaxdecay._validate.is_concrete(v) else None) for k, v in args.items()}
+        )
+        seen.update({f"{k}:type": jax.typeof(v) for k, v in args.items()})
+        return optax.scale_by_learning_rate(learning_rate)
+
+    opt = jaxdecay.inject_hyperparams(spy, hyperparam_dtype=hyperparam_dtype)(
+        learning_rate=SCHED, b2=0.999, steps=3, scales=jnp.asarray([0.5, 0.25, 1e-3])
+    )
+    params = jnp.zeros(3, jnp.bfloat16)
+    state = opt.init(params)
+    for traced, update in ((False, opt.update), (True, jax.jit(opt.update))):
+        seen.clear()
+        update(params, state, params)
+        for name in ("learning_rate", "b2", "steps", "scales"):
+            kind = seen[f"{name}:type"]
+            assert kind.weak_type, name  # as a Python number is: it takes the dtype it meets
+            stored = state.hyperparams[name]
+            assert kind.shape == stored.shape
+            if not traced:
+                x = seen[name]
+                assert (x * jnp.ones((), jnp.bfloat16)).dtype == jnp.bfloat16, name
+                np.testing.assert_array_equal(
+                    np.asarray(x, np.float64), np.asarray(stored, np.float64)
+                )
+        assert jnp.issubdtype(seen["steps:type"].dtype, jnp.integer)

@@ -84,3 +84,18 @@ def test_the_core_knows_nothing_of_what_uses_it():
     graph = _graph()
     allowed = {"jaxdecay._numeric", "jaxdecay._validate"}
     assert graph["jaxdecay._core"] <= allowed, graph["jaxdecay._core"]
+
+
+def test_no_module_imports_a_private_jax_module():
+    # `jax._src` moves between JAX releases; importing it would make `import jaxdecay` break.
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            elif isinstance(node, ast.Attribute) and node.attr == "_src":
+                names = ["jax._src"]
+            bad = [n for n in names if n == "jax._src" or n.startswith("jax._src.")]
+            assert not bad, f"{path.name}:{node.lineno} imports {bad}"
