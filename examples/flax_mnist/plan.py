@@ -10,8 +10,9 @@ run continues instead with
 
 the schedule the run was following up to the checkpoint, its remaining curve stretched (or
 squeezed) to end at the new total: the learning rate is continuous at the resume step and the
-decay reaches its end value at the new end (SPEC §7). A run that had already reached the end of
-its schedule (a finished cosine decay) stays at its final value. A schedule whose text does not
+decay reaches its end value at the new end (``jaxdecay.replan``'s docstring gives the formula;
+``docs/guides/beyond_optax.md`` shows it on this example). A run that had already reached the end
+of its schedule (a finished cosine decay) stays at its final value. A schedule whose text does not
 use ``total_steps`` does not depend on the run's length and is never re-planned.
 
 The plan, ``{"total_steps": <first total>, "replans": [[at_count, new_end, old_end], ...]}``, is
