@@ -19,6 +19,7 @@ for _module in ("flax", "mlxtend", "orbax.checkpoint", "ml_collections"):
 
 import plan as planning  # noqa: E402
 import train  # noqa: E402
+from configs.default import get_config  # noqa: E402
 from test_flax_mnist import quiet, tiny_config  # noqa: E402
 
 import jaxdecay  # noqa: E402
@@ -161,3 +162,58 @@ def test_time_budget_with_a_fake_clock_ends_on_the_end_value(tmp_path, tiny, mon
         len(_rates(tmp_path / "ckpt")) == rows
         and again["runs"][0]["metrics"][-1]["progress"] == 1.0
     )
+
+
+def test_time_budget_on_the_default_schedule_runs_over_the_planned_updates(
+    tmp_path, tiny, monkeypatch
+):
+    # Issue 19: the default schedule, exponential_decay(0.1, steps_per_epoch, decay_rate), never
+    # becomes constant (no horizon), so jaxdecay.budget alone refuses it. The example runs it over
+    # the updates it planned, num_epochs * steps_per_epoch: progress 1 is the value there.
+    now = [0.0]
+
+    def fake_clock():  # every reading of the clock is one second later
+        now[0] += 1.0
+        return now[0]
+
+    monkeypatch.setattr(planning, "CLOCK", fake_clock)
+    default = get_config()
+    assert default.schedule == "exponential_decay(0.1, steps_per_epoch, decay_rate)"
+    config = tiny_config(
+        schedule=default.schedule,
+        decay_rate=default.schedule_names.decay_rate,
+        num_epochs=default.num_epochs,
+        time_budget_s=6.0,
+        chunk_steps=4,
+    )
+    planned = 8 * default.num_epochs  # 8 updates per epoch on the tiny data
+    train.train_and_evaluate(config, tmp_path, dataset=tiny, log=quiet)
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    lr = _rates(tmp_path)
+    # The budget ends the run early (6 chunks of 4 updates, one second each), not num_epochs.
+    assert 0 < len(lr) < planned and len(metrics) < default.num_epochs, (len(lr), len(metrics))
+    assert metrics[-1]["progress"] >= 0.95
+    assert metrics[-1]["progress"] == 1.0  # BudgetClock: the last update gets progress 1
+    # The last update uses the value at the planned end: 0.1 * 0.8 ** num_epochs.
+    assert float(lr[-1]) == pytest.approx(0.1 * 0.8**default.num_epochs, rel=1e-6)
+    # The first chunk: one second of six spent, i.e. count planned / 6 = 10/6 epochs of decay.
+    np.testing.assert_allclose(lr[:4], 0.1 * 0.8 ** (default.num_epochs / 6), rtol=1e-6)
+    assert np.all(np.diff(lr) <= 0) and lr[0] < 0.1
+
+
+def test_budget_horizon_of_each_kind_of_schedule():
+    plan = {"total_steps": 80, "replans": []}
+    budgeted = tiny_config(time_budget_s=5.0)
+    # No horizon, or constant from count 0 on: progress 1 is the planned 80 updates.
+    for text, at_one in [
+        ("exponential_decay(0.1, 8, 0.8)", 0.1 * 0.8**10),
+        ("constant_schedule(0.1)", 0.1),
+    ]:
+        lr = planning.learning_rate(budgeted, jaxdecay.parse(text), plan)
+        assert lr.horizon == 80, text
+        assert float(lr.value(1.0)) == pytest.approx(at_one, rel=1e-6), text
+        assert float(lr.value(0.5)) == pytest.approx(float(jaxdecay.parse(text)(40)), rel=1e-6)
+    # A schedule with its own horizon keeps it; without a budget the schedule is unchanged.
+    cosine = jaxdecay.cosine_decay(0.1, 50, end_value=0.001)
+    assert planning.learning_rate(budgeted, cosine, plan).horizon == 50
+    assert planning.learning_rate(tiny_config(), cosine, plan) is cosine

@@ -10,8 +10,9 @@ run continues instead with
 
 the schedule the run was following up to the checkpoint, its remaining curve stretched (or
 squeezed) to end at the new total: the learning rate is continuous at the resume step and the
-decay reaches its end value at the new end (SPEC §7). A run that had already reached the end of
-its schedule (a finished cosine decay) stays at its final value. A schedule whose text does not
+decay reaches its end value at the new end (``jaxdecay.replan``'s docstring gives the formula;
+``docs/guides/beyond_optax.md`` shows it on this example). A run that had already reached the end
+of its schedule (a finished cosine decay) stays at its final value. A schedule whose text does not
 use ``total_steps`` does not depend on the run's length and is never re-planned.
 
 The plan, ``{"total_steps": <first total>, "replans": [[at_count, new_end, old_end], ...]}``, is
@@ -19,16 +20,20 @@ kept in ``<workdir>/plan.json`` (written when a run starts or is re-planned); ``
 ``None`` unless the schedule has no horizon (then it is the total the run was planned for).
 
 **A time budget** (``--config.time_budget_s=S``): training runs epochs until ``S`` seconds
-are spent, and the learning rate is ``jaxdecay.budget(schedule)`` evaluated at the fraction
-of the budget spent, which the host measures (``jaxdecay.BudgetClock``) and passes into each
-compiled chunk as one progress value per update (``opt.update(..., progress=p)``): no
-recompilation, no callback. The last update gets progress 1, i.e. the schedule's end value.
+are spent, and the learning rate is ``jaxdecay.budget(schedule, horizon=H)`` evaluated at the
+fraction of the budget spent, which the host measures (``jaxdecay.BudgetClock``) and passes into
+each compiled chunk as one progress value per update (``opt.update(..., progress=p)``): no
+recompilation, no callback. ``H`` is ``schedule.horizon``, the count where its curve ends; a
+schedule without one (the default ``exponential_decay(0.1, steps_per_epoch, decay_rate)`` never
+becomes constant) or constant from count 0 on runs over the updates the run was planned for,
+``num_epochs * steps_per_epoch`` (where the plan ends). The last update gets progress 1, i.e. the
+schedule's value at ``H``: its end value, or the default's ``0.1 * decay_rate ** num_epochs``.
 Each epoch's ``progress`` is recorded in ``metrics.json`` (``null`` without a budget). The
 budget counts everything from the start of training, compilation included; a resumed run goes
 on from the seconds its last epoch had spent.
 
-Public names (stable): ``PLAN_FILE``, ``update_plan``, ``planned_schedule``, ``learning_rate``,
-``make_clock``, ``chunk_progress``, ``epochs``, ``progress``, ``CLOCK``.
+Public names (stable): ``PLAN_FILE``, ``update_plan``, ``planned_schedule``, ``budget_horizon``,
+``learning_rate``, ``make_clock``, ``chunk_progress``, ``epochs``, ``progress``, ``CLOCK``.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import ml_collections
+import numpy as np
 import outputs
 
 import jaxdecay
@@ -118,9 +124,24 @@ def update_plan(
 # --------------------------------------------------------------------------------------------
 
 
-def learning_rate(config: ml_collections.ConfigDict, schedule: jaxdecay.Schedule) -> Any:
-    """The learning rate to inject: ``schedule``, or ``jaxdecay.budget(schedule)`` with a budget."""
-    return jaxdecay.budget(schedule) if config.time_budget_s > 0 else schedule
+def budget_horizon(schedule: jaxdecay.Schedule, plan: dict) -> Any:
+    """The count that progress 1 maps to: ``schedule.horizon``, or the updates ``plan`` ends at
+    when the schedule has no horizon (it never becomes constant, like the default
+    ``exponential_decay`` without an end value) or is constant from count 0 on."""
+    end = getattr(schedule, "horizon", None)
+    if end is None or (isinstance(end, int | float | np.number) and end <= 0):
+        return _end(plan)
+    return end
+
+
+def learning_rate(
+    config: ml_collections.ConfigDict, schedule: jaxdecay.Schedule, plan: dict
+) -> Any:
+    """The learning rate to inject: ``schedule``, or with a budget
+    ``jaxdecay.budget(schedule, horizon=budget_horizon(schedule, plan))``."""
+    if not config.time_budget_s > 0:
+        return schedule
+    return jaxdecay.budget(schedule, horizon=budget_horizon(schedule, plan))
 
 
 def make_clock(

@@ -211,7 +211,7 @@ def make_programs(
     def optimizer(hp):
         bound = names if hp is None else {**names, sweep.name: hp}
         schedule = planning.planned_schedule(config.schedule, bound, plan)
-        return make_optimizer(config, planning.learning_rate(config, schedule))
+        return make_optimizer(config, planning.learning_rate(config, schedule, plan))
 
     def apply(params, x):
         return nnx.merge(graphdef, params)(x.astype(jnp.float32) / 255.0).astype(jnp.float32)
@@ -492,7 +492,7 @@ def train_and_evaluate(
         workdir, config.schedule, first, done * steps, write=is_main, log=log
     )
     schedule = planning.learning_rate(
-        config, planning.planned_schedule(config.schedule, first, plan)
+        config, planning.planned_schedule(config.schedule, first, plan), plan
     )
 
     graphdef, params = nnx.split(make_model(config))

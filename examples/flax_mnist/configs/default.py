@@ -43,7 +43,8 @@ def get_config() -> ml_collections.ConfigDict:
     config.seed = 0
     # > 0: train until this many seconds are spent, the schedule running on the fraction of
     # the budget spent (jaxdecay.budget; num_epochs then only sets `total_steps`, the unit the
-    # schedule text is written in). The last update uses the schedule's end value.
+    # schedule text is written in). The last update uses the schedule's end value; a schedule
+    # without one (this default never becomes constant) runs over num_epochs * steps_per_epoch.
     config.time_budget_s = 0.0
 
     # Sweep over one name of the schedule: "NAME=v1,v2,..." ("": a single run).
