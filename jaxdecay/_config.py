@@ -68,7 +68,7 @@ def _jsonable(v: Any, where: str) -> Any:
             return {"value": values.tolist() if a.ndim else float(values), "dtype": a.dtype.name}
         if np.issubdtype(a.dtype, np.floating):
             if a.ndim == 0:
-                return float(_core._fmt_float(a)) if np.isfinite(a) else float(a)
+                return float(_core.format_float(a)) if np.isfinite(a) else float(a)
             return [_jsonable(e, where) for e in a]
         return a.tolist()
     if isinstance(v, list | tuple):

@@ -33,8 +33,10 @@ __all__ = [
     "Registered",
     "Schedule",
     "ScheduleFn",
+    "format_float",
     "horizon_rule",
     "horizon_rules",
+    "rebuild",
     "registered",
     "registry",
     "schedule_factory",
@@ -108,9 +110,16 @@ def horizon_rules() -> Mapping[str, HorizonRule]:
     return dict(_HORIZON_RULES)
 
 
-def _rebuild(name: str, args: dict[str, Any], passed: tuple[str, ...]) -> Schedule:
-    # Used by pickle: the constructor runs again (and validates again).
+def rebuild(name: str, args: Mapping[str, Any], passed: tuple[str, ...]) -> Schedule:
+    """The schedule ``name(**args)``, built again from stored arguments (validated again).
+
+    What unpickling calls, and what rebuilds a schedule with some arguments replaced
+    (:func:`jaxdecay.unconstrained`). ``passed`` names the arguments the caller gave (``repr``).
+    """
     return Schedule(name, args, passed, _REGISTRY[name].build(args))
+
+
+_rebuild = rebuild  # the name that pickles made by jaxdecay 0.1.0 refer to
 
 
 # --------------------------------------------------------------------------------------------
@@ -238,7 +247,7 @@ class Schedule:
         return f"{self._name}({', '.join(parts)})"
 
     def __reduce__(self):
-        return (_rebuild, (self._name, self._args, self._passed))
+        return (rebuild, (self._name, self._args, self._passed))
 
     # pytree protocol ------------------------------------------------------------------------
     def _tree_flatten(self):
@@ -263,7 +272,10 @@ class Schedule:
 jax.tree_util.register_pytree_node(Schedule, lambda s: s._tree_flatten(), Schedule._tree_unflatten)
 
 
-def _fmt_float(x: Any) -> str:
+def format_float(x: Any) -> str:
+    """The shortest text that reads back as the same value of ``x``'s dtype (a NumPy or JAX
+    scalar): ``0.1`` for ``float32(0.1)``; ``bfloat16(...)`` and ``float16(...)`` where the dtype
+    must be kept. What ``repr`` of a schedule and :func:`jaxdecay.to_config` write."""
     x = np.asarray(x)
     if x.dtype.name == "bfloat16":  # ml_dtypes: not a NumPy floating type
         v = float(x)  # exact: every bfloat16 is a float32
@@ -296,7 +308,7 @@ def _fmt_value(v: Any) -> str:
     if isinstance(v, jax.Array | np.ndarray | np.generic):
         a = np.asarray(v)
         if a.ndim == 0:
-            return _fmt_float(a)
+            return format_float(a)
         if a.ndim == 1 and (a.dtype == np.float64 or np.issubdtype(a.dtype, np.integer)):
             # Fast path (repr runs whenever jax.jit names a schedule: 10,000 boundaries).
             return "[" + ", ".join(map(repr, a.tolist())) + "]"

@@ -52,9 +52,9 @@ class FindLRResult(NamedTuple):
         Raises:
           ImportError: matplotlib is not installed (``pip install "jaxdecay[plot]"``).
         """
-        from jaxdecay.plotting import _pyplot
+        from jaxdecay.plotting import pyplot
 
-        plt = _pyplot()
+        plt = pyplot()
         if ax is None:
             _, ax = plt.subplots(figsize=(7, 4.5))
         ax.plot(self.lrs, self.losses, color="0.7", linewidth=1, label="loss")

@@ -85,7 +85,7 @@ def _replace(v: Any, parts: list[str], new: Any) -> Any:
         args = v.arguments
         args[head] = _replace(args[head], rest, new)
         passed = tuple(v.passed_arguments) + ((head,) if head not in v.passed_arguments else ())
-        return _core._rebuild(v.name, args, passed)
+        return _core.rebuild(v.name, args, passed)
     if isinstance(v, dict):
         key = next(k for k in v if str(k) == head)
         return {**v, key: _replace(v[key], rest, new)}

@@ -198,7 +198,7 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     for option, px in (("--width-px", args.width_px), ("--height-px", args.height_px)):
         if not 16 <= px <= 20000:
             raise _UsageError(f"{option} must be in [16, 20000], got {px}")
-    plt = plotting._pyplot()
+    plt = plotting.pyplot()
     dpi = 100
     fig, ax = plt.subplots(
         figsize=(args.width_px / dpi, args.height_px / dpi), dpi=dpi, layout="constrained"

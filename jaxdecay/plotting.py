@@ -18,15 +18,23 @@ from typing import Any
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["plot", "terminal_plot"]
+__all__ = ["plot", "pyplot", "terminal_plot"]
 
 _MAX_POINTS = 100_000
 _MAX_COUNT = 2**31 - 1
 _PLOT_EXTRA = 'pip install "jaxdecay[plot]"'
 
 
-def _pyplot() -> Any:
-    """``matplotlib.pyplot``, imported now; the Agg backend on a Linux machine with no display."""
+def pyplot() -> Any:
+    """``matplotlib.pyplot``, imported now; the Agg backend on a Linux machine with no display.
+
+    What :func:`plot`, :meth:`jaxdecay.FindLRResult.plot` and the CLI draw with: matplotlib is
+    optional, so it is imported on first use, and a machine without a display (a CI runner, a
+    TPU VM over ssh) gets the file-only Agg backend unless ``MPLBACKEND`` says otherwise.
+
+    Raises:
+      ImportError: matplotlib is not installed (``pip install "jaxdecay[plot]"``).
+    """
     try:
         import matplotlib
     except ImportError as e:
@@ -149,7 +157,7 @@ def plot(
     series = _series(schedules, labels)
     counts = _counts(steps)
     values = [evaluate(s, counts) for _, s in series]
-    plt = _pyplot()
+    plt = pyplot()
     if ax is None:
         fig, ax = plt.subplots(layout="constrained")
     else:

@@ -208,3 +208,12 @@ def test_type_checkers_see_every_constructors_parameters(tmp_path):
     assert 'No parameter named "total_iter"' in out, out
     assert 'Type of "ok" is "Schedule"' in out, out
     assert "snippet.py:5:" not in out, out  # the correct call type-checks
+
+
+def test_pickles_that_name_the_old_rebuild_function_still_load():
+    # jaxdecay 0.1.0 pickled schedules as `jaxdecay._core._rebuild(name, args, passed)`.
+    s = jd.cosine_decay(0.1, 100)
+    old = pickle.dumps(s).replace(b"\x8c\x07rebuild", b"\x8c\x08_rebuild")
+    assert b"_rebuild" in old
+    back = pickle.loads(old)
+    assert repr(back) == repr(s) and float(back(50)) == float(s(50))

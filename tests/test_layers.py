@@ -99,3 +99,30 @@ def test_no_module_imports_a_private_jax_module():
                 names = ["jax._src"]
             bad = [n for n in names if n == "jax._src" or n.startswith("jax._src.")]
             assert not bad, f"{path.name}:{node.lineno} imports {bad}"
+
+
+def test_no_module_reaches_into_another_modules_private_names():
+    # A name used by another module has a public name in its home module (`_core.rebuild`,
+    # `plotting.pyplot`): a private name is the module's own business.
+    graph = _graph()
+    for path in PACKAGE.rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        aliases = {}  # local name -> jaxdecay module
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module in graph:
+                for a in node.names:
+                    if f"{node.module}.{a.name}" in graph:
+                        aliases[a.asname or a.name] = f"{node.module}.{a.name}"
+                    elif a.name.startswith("_") and not a.name.startswith("__"):
+                        raise AssertionError(f"{path.name}: from {node.module} import {a.name}")
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and node.value.id in aliases
+                and node.attr.startswith("_")
+                and not node.attr.startswith("__")
+            ):
+                raise AssertionError(
+                    f"{path.name}:{node.lineno} uses {aliases[node.value.id]}.{node.attr}"
+                )
