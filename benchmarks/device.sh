@@ -16,13 +16,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 export PYTHONUNBUFFERED=1
-PYTHON="${PYTHON:-$(command -v python3 || command -v python)}"
-ARGS=("$@")
+if [[ -z "${PYTHON:-}" ]]; then
+  PYTHON="$(command -v python3 || command -v python || true)"
+  [[ -n "$PYTHON" ]] || { echo "device.sh: no python3 or python on the PATH" >&2; exit 1; }
+fi
+JSON=()
 if [[ -n "${OUT:-}" ]]; then
   mkdir -p "$OUT"
-  ARGS+=(--json "$OUT/device.json")
+  JSON=(--json "$OUT/device.json")
 fi
 # device.py stops its parts within 280 s; `timeout` backs that in case the driver itself hangs.
 GUARD=()
 if command -v timeout >/dev/null; then GUARD=(timeout --kill-after=5 295); fi
-"${GUARD[@]}" "$PYTHON" benchmarks/device.py "${ARGS[@]}"
+# (${a[@]+"${a[@]}"}: an empty array under `set -u`, also in bash before 4.4.)
+${GUARD[@]+"${GUARD[@]}"} "$PYTHON" benchmarks/device.py "$@" ${JSON[@]+"${JSON[@]}"}
