@@ -20,9 +20,10 @@ Run::
 from __future__ import annotations
 
 import argparse
+import functools
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -93,6 +94,41 @@ def hlo_size(make: Callable, n: int) -> int:
     return len(jax.jit(make(*ARGS[make](n))).lower(jnp.int32(3)).as_text())
 
 
+_PRINT = functools.partial(print, flush=True)
+
+
+def median_times(
+    names: Sequence[str],
+    sizes: Sequence[int],
+    reps: int,
+    optax_max: int = 1000,
+    join_max: int = 100,
+    log: Callable[[str], None] = _PRINT,
+) -> dict[tuple[str, int], float]:
+    """Median seconds of :func:`measure_once` per ``(name, n)`` (names: keys of
+    :data:`SCHEDULES`). Optax's schedules and ``jd.join_schedules`` are measured once above 100
+    pieces and not at all above ``optax_max`` (``join_max`` for ``join_schedules``)."""
+    times: dict[tuple[str, int], list[float]] = {(k, n): [] for k in names for n in sizes}
+
+    # Repeats are interleaved over sizes and schedules, so that a change of machine load hits
+    # every cell alike; Optax's slow cells (n > 100) are measured in the first repeat only.
+    def once_only(name: str) -> bool:
+        return not name.startswith("jd.") or name == "jd.join_schedules"
+
+    for name, n in list(times):
+        limit = join_max if name.endswith("join_schedules") else optax_max
+        if once_only(name) and n > limit:
+            del times[name, n]
+    for rep in range(reps):
+        for n in sizes:
+            for name in names:
+                if (name, n) not in times or (rep and once_only(name) and n > 100):
+                    continue
+                times[name, n].append(measure_once(SCHEDULES[name], n))
+                log(f"  rep {rep} {name:40s} n={n:5d}: {times[name, n][-1] * 1e3:9.1f} ms")
+    return {key: statistics.median(v) for key, v in times.items()}
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="n up to 1000, fewer repeats")
@@ -124,30 +160,8 @@ def main() -> None:
         for k in SCHEDULES
         if not args.jaxdecay_only or (k.startswith("jd.") and k != "jd.join_schedules")
     ]
-    times: dict[tuple[str, int], list[float]] = {(k, n): [] for k in names for n in sizes}
-
-    # Repeats are interleaved over sizes and schedules, so that a change of machine load hits
-    # every cell alike; Optax's slow cells (n > 100) are measured in the first repeat only.
-    def once_only(name: str) -> bool:
-        return not name.startswith("jd.") or name == "jd.join_schedules"
-
-    for name, n in list(times):
-        limit = args.join_max if name.endswith("join_schedules") else args.optax_max
-        if once_only(name) and n > limit:
-            del times[name, n]
-    for rep in range(reps):
-        for n in sizes:
-            for name in names:
-                if (name, n) not in times or (rep and once_only(name) and n > 100):
-                    continue
-                times[name, n].append(measure_once(SCHEDULES[name], n))
-                print(
-                    f"  rep {rep} {name:40s} n={n:5d}: {times[name, n][-1] * 1e3:9.1f} ms",
-                    flush=True,
-                )
-    results = {
-        key: (statistics.median(v), hlo_size(SCHEDULES[key[0]], key[1])) for key, v in times.items()
-    }
+    medians = median_times(names, sizes, reps, args.optax_max, args.join_max)
+    results = {key: (t, hlo_size(SCHEDULES[key[0]], key[1])) for key, t in medians.items()}
 
     print(
         f"\nconstruction + jit + first call (scalar count), median of {reps} builds; "

@@ -19,7 +19,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -266,11 +266,16 @@ CASES: dict[str, tuple[Callable, Callable]] = {
 }
 
 
-def _bench(fns: dict[str, Callable], t: jax.Array, runs: int) -> dict[str, float]:
-    """Median M counts/s of each (jitted) function, runs interleaved."""
+def _bench(
+    fns: dict[str, Callable], t: jax.Array, runs: int, outputs: dict | None = None
+) -> dict[str, float]:
+    """Median M counts/s of each (jitted) function, runs interleaved; the first (warm-up)
+    call's results go into ``outputs`` when it is given."""
     jitted = {k: jax.jit(f) for k, f in fns.items()}
-    for f in jitted.values():
-        jax.block_until_ready(f(t))
+    for k, f in jitted.items():
+        out = jax.block_until_ready(f(t))
+        if outputs is not None:
+            outputs[k] = out
     times: dict[str, list[float]] = {k: [] for k in fns}
     for _ in range(runs):
         for k, f in jitted.items():
@@ -278,6 +283,55 @@ def _bench(fns: dict[str, Callable], t: jax.Array, runs: int) -> dict[str, float
             jax.block_until_ready(f(t))
             times[k].append(time.perf_counter() - t0)
     return {k: t.size / statistics.median(v) / 1e6 for k, v in times.items()}
+
+
+# The piecewise-constant lookups compared with Optax's where-chain: key -> (name, constructor of
+# (boundaries, boundaries_and_scales, values)). All give the same values.
+PIECEWISE: dict[str, tuple[str, Callable]] = {
+    "pcs": (
+        "jd.piecewise_constant_schedule",
+        lambda b, bas, v: jd.piecewise_constant_schedule(0.1, bas),
+    ),
+    "pc": ("jd.piecewise_constant", lambda b, bas, v: jd.piecewise_constant(b, v)),
+    "ms": ("jd.multistep_decay", lambda b, bas, v: jd.multistep_decay(0.1, b, 0.97)),
+}
+
+
+def piecewise_rates(
+    t: jax.Array,
+    runs: int,
+    pieces: Sequence[int] = (10, 100, 1000),
+    kinds: Sequence[str] = tuple(PIECEWISE),
+) -> dict[tuple[int, str], dict[str, float]]:
+    """M counts/s of ``optax.piecewise_constant_schedule`` and of the jaxdecay lookups ``kinds``
+    (keys of :data:`PIECEWISE`) for each number of pieces and call style (``"array"``:
+    ``jax.jit(s)(t)``, ``"vmap"``: ``jax.jit(jax.vmap(s))(t)``), keyed ``(n, style)``.
+
+    Raises ``AssertionError`` when a jaxdecay lookup's values (its first jitted call's) differ
+    from Optax's array call's.
+    """
+    out: dict[tuple[int, str], dict[str, float]] = {}
+    for n in pieces:
+        bounds = [int(b) for b in np.linspace(100, 19_000, n).astype(int)]
+        bas = {b: 0.97 for b in bounds}
+        vals = [0.1 * 0.97**i for i in range(n + 1)]
+        fns = {"optax": optax.piecewise_constant_schedule(0.1, bas)}
+        fns.update({k: PIECEWISE[k][1](bounds, bas, vals) for k in kinds})
+        calls = {f"{k}/array": f for k, f in fns.items()}
+        calls.update({f"{k}/vmap": jax.vmap(f) for k, f in fns.items()})
+        values: dict[str, jax.Array] = {}
+        r = _bench(calls, t, runs, values)
+        for k, v in values.items():
+            np.testing.assert_allclose(
+                # (float32 products of 0.97 against float64 powers: 1000 pieces drift 3e-5)
+                v[:50_000],
+                values["optax/array"][:50_000],
+                rtol=1e-4,
+                err_msg=f"{k}, {n} pieces",
+            )
+        for style in ("array", "vmap"):
+            out[n, style] = {k: r[f"{k}/{style}"] for k in fns}
+    return out
 
 
 def main() -> None:
@@ -316,35 +370,14 @@ def main() -> None:
         "jd.piecewise_constant | jd.multistep_decay | worst jd / Optax |"
     )
     print("|---|---|---|---|---|---|---|")
-    for n in (10, 100, 1000):
-        bounds = [int(b) for b in np.linspace(100, 19_000, n).astype(int)]
-        bas = {b: 0.97 for b in bounds}
-        vals = [0.1 * 0.97**i for i in range(n + 1)]
-        fns = {
-            "optax": optax.piecewise_constant_schedule(0.1, bas),
-            "pcs": jd.piecewise_constant_schedule(0.1, bas),
-            "pc": jd.piecewise_constant(bounds, vals),
-            "ms": jd.multistep_decay(0.1, bounds, 0.97),
-        }
-        calls = {f"{k}/array": f for k, f in fns.items()}
-        calls.update({f"{k}/vmap": jax.vmap(f) for k, f in fns.items()})
-        for k, f in calls.items():
-            np.testing.assert_allclose(
-                # (float32 products of 0.97 against float64 powers: 1000 pieces drift 3e-5)
-                f(t[:50_000]),
-                fns["optax"](t[:50_000]),
-                rtol=1e-4,
-                err_msg=k,
-            )
-        r = _bench(calls, t, runs)
-        for style in ("array", "vmap"):
-            base = r[f"optax/{style}"]
-            ours = {k: r[f"{k}/{style}"] for k in ("pcs", "pc", "ms")}
-            cells = " | ".join(f"{v:.0f} ({v / base:.2f}x)" for v in ours.values())
-            print(
-                f"| {n} | {style} | {base:.3g} | {cells} | {min(ours.values()) / base:.2f}x |",
-                flush=True,
-            )
+    for (n, style), r in piecewise_rates(t, runs).items():
+        base = r["optax"]
+        ours = {k: v for k, v in r.items() if k != "optax"}
+        cells = " | ".join(f"{v:.0f} ({v / base:.2f}x)" for v in ours.values())
+        print(
+            f"| {n} | {style} | {base:.3g} | {cells} | {min(ours.values()) / base:.2f}x |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

