@@ -100,7 +100,7 @@ __all__ = [
     "effective_learning_rate",
     "hyperparams",
     "reduce_on_plateau",
-    # Beyond Optax (SPEC §7).
+    # Beyond Optax: what only traceable schedules allow (docs/guides/beyond_optax.md).
     "BudgetClock",
     "BudgetSchedule",
     "BudgetState",

@@ -1,4 +1,4 @@
-r"""Schedules over a budget: driven by the fraction of it spent, not by the update count (SPEC §7).
+r"""Schedules over a budget: driven by the fraction of it spent, not by the update count.
 
 A run with a deadline (GPU hours, a benchmark's time limit; "budgeted training", Li, Yumer &
 Ramanan, ICLR 2020) does not know its number of updates in advance. A budget schedule runs any

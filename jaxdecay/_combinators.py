@@ -1,4 +1,4 @@
-"""Combinators: schedules made from other schedules (SPEC §3).
+"""Combinators: schedules made from other schedules (``warmup``, ``scale``, ``shift``, ...).
 
 Every combinator takes jaxdecay schedules or any callables ``count -> value`` (Optax schedules,
 lambdas; :func:`jaxdecay.to_config` then refuses the plain callables), and every numeric argument

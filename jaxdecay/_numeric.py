@@ -119,7 +119,7 @@ def offset(t: jax.typing.ArrayLike, *begins: jax.typing.ArrayLike, dtype: Any) -
         flt = flt - b.astype(wdt)
     flt = flt.astype(dtype)
     # The exact value, with the derivative of the float difference (d/dbegin = -1): a float
-    # length such as a warmup of 100.0 steps keeps its gradient (SPEC §7).
+    # length such as a warmup of 100.0 steps keeps its gradient (docs/guides/hypergradients.md).
     exact = _with_gradient_of(acc.astype(dtype), flt)
     return exact if ok is True else jnp.where(ok, exact, flt)
 

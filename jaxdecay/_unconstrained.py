@@ -1,4 +1,4 @@
-"""Unconstrained parameters for a schedule: what an outer optimiser steps (SPEC §7).
+"""Unconstrained parameters for a schedule: what an outer optimiser steps.
 
 A schedule is a pytree, so ``jax.grad`` of a loss with respect to it is a schedule-shaped pytree
 of gradients. An optimiser that steps those hyperparameters directly can leave their domain (a
