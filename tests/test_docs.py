@@ -60,6 +60,7 @@ needs_site = pytest.mark.skipif(
 
 # A fenced block at the start of a line, ```python or ```output, up to its closing fence.
 _FENCE = re.compile(r"^(`{3,})(python|output)[ \t]*\n(.*?)^\1[ \t]*$", re.S | re.M)
+_INDENTED = re.compile(r"^[ \t]+`{3,}(python|output)[ \t]*$", re.M)  # would not be checked
 
 
 def _registry():
@@ -206,8 +207,13 @@ def snippets(text: str, name: str) -> list[Snippet]:
     """The ``python`` blocks of ``text``, each with the ``output`` block right after it.
 
     Raises ``ValueError`` for an ``output`` block that does not directly follow a ``python``
-    block (only blank lines may stand between them).
+    block (only blank lines may stand between them) or is empty, and for an indented block
+    (in a list item), which this parser would skip.
     """
+    indented = _INDENTED.search(text)
+    if indented:
+        line = text.count("\n", 0, indented.start()) + 1
+        raise ValueError(f"{name}:{line}: an indented {indented.group(1)} block is not checked")
     found: list[Snippet] = []
     end = None  # where the previous python block ended
     for m in _FENCE.finditer(text):
@@ -217,6 +223,8 @@ def snippets(text: str, name: str) -> list[Snippet]:
             end = m.end()
         elif end is None or text[end : m.start()].strip():
             raise ValueError(f"{name}:{line - 1}: an output block must directly follow python code")
+        elif not m.group(3).strip():
+            raise ValueError(f"{name}:{line - 1}: an empty output block")
         else:
             found[-1].output, found[-1].output_line = m.group(3), line
     return found
@@ -342,6 +350,10 @@ def test_output_blocks_must_follow_a_python_block():
         snippets(_GOOD.replace("```\n\n```output", "```\n\nprose\n\n```output"), "x.md")
     with pytest.raises(ValueError, match=r"x.md:1: an output block"):
         snippets("```output\n1\n```\n", "x.md")
+    with pytest.raises(ValueError, match=r"x.md:8: an empty output block"):
+        snippets(_GOOD.replace("```output\n0.30\n", "```output\n"), "x.md")
+    with pytest.raises(ValueError, match=r"x.md:3: an indented python block is not checked"):
+        snippets("- a list item:\n\n  ```python\n  print(1)\n  ```\n", "x.md")
 
 
 def test_output_diff_ignores_only_trailing_space():
