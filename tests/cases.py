@@ -2,7 +2,8 @@
 
 Each :class:`Case` names a constructor, a valid set of keyword arguments, and a float64 NumPy
 oracle written from the formula (independently of the implementation). `test_contract.py` runs
-every check of SPEC §1 over every case; a new schedule joins `CASES` and inherits them all.
+every check of docs/guides/contract.md over every case; a new schedule joins `CASES` and
+inherits them all.
 
 Oracles take ``(t, **kwargs)`` with ``t`` a float64 array of (non-negative) counts.
 """
@@ -77,7 +78,8 @@ class Case:
 
 
 # ------------------------------------------------------------------------------------------
-# NumPy oracles, written from the formulas in SPEC §2 / Optax / PyTorch / Keras docs.
+# NumPy oracles, written from the formulas (docs/guides/schedules.md) and the Optax, PyTorch and
+# Keras docs.
 # ------------------------------------------------------------------------------------------
 
 

@@ -1,4 +1,6 @@
-"""Contract-test cases for `jaxdecay.replan` (SPEC §7), in the format of `cases.py`.
+"""Contract-test cases for `jaxdecay.replan`, in the format of `cases.py`.
+
+`replan` is described in docs/guides/beyond_optax.md.
 
 To join the contract tests, `cases.py` imports this module at its end, like the other case
 modules (`from cases_beyond import CASES as _BY`; `CASES = CASES + _PW + _CB + _BY`).
@@ -29,7 +31,7 @@ def _expo(t):
 
 
 def _warp(f, horizon):
-    """The float64 oracle of `replan(f, a, N, old_end=H)` (SPEC §7, `replan`'s docstring)."""
+    """The float64 oracle of `replan(f, a, N, old_end=H)` (docs/guides/beyond_optax.md)."""
 
     def oracle(t, schedule, at_count, new_end, old_end=None):
         a, n = float(at_count), float(new_end)

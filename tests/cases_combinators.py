@@ -1,5 +1,5 @@
-"""Contract-test cases for the combinators of SPEC §3 (joined into `cases.CASES` at the end of
-`cases.py`; import `cases` first, never this module alone).
+"""Contract-test cases for the combinators (joined into `cases.CASES` at the end of `cases.py`;
+import `cases` first, never this module alone). Their formulas: docs/guides/schedules.md.
 
 The wrapped schedules are fixed per case, each paired with its own float64 NumPy formula; the
 sweeps cover the combinator's numeric arguments.

@@ -1,7 +1,7 @@
 """Contract-test cases for the piecewise schedules and `join_schedules` (joined into
 `cases.CASES` at the end of `cases.py`; import `cases` first, never this module alone).
 
-Oracles are float64 NumPy, written from SPEC §2/§3 and Optax/PyTorch semantics.
+Oracles are float64 NumPy, written from docs/guides/schedules.md and Optax/PyTorch semantics.
 """
 
 from __future__ import annotations

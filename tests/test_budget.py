@@ -1,4 +1,6 @@
-"""Budget schedules (SPEC §7): `jaxdecay.budget` driven by a host-measured progress value.
+"""Budget schedules: `jaxdecay.budget` driven by a host-measured progress value.
+
+The feature is described in docs/guides/beyond_optax.md ("Schedules over a budget").
 
 Training loops run on a tiny regression with a jitted step that takes the progress as an
 argument; the fake clock makes the number of updates and every progress value deterministic.

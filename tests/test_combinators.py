@@ -1,7 +1,8 @@
 """Combinators: NumPy oracles, warmup continuity, exact floors, plain callables, named errors.
 
-The generic SPEC §1 checks (eager == jit == vmap, vmap over every numeric argument, grads,
-traced zero-length warmup, round trips) run over `cases_combinators.py` in `test_contract.py`.
+The generic checks of docs/guides/contract.md (eager == jit == vmap, vmap over every numeric
+argument, grads, traced zero-length warmup, round trips) run over `cases_combinators.py` in
+`test_contract.py`.
 """
 
 from __future__ import annotations

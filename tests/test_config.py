@@ -1,5 +1,6 @@
-"""SPEC §6 for composed schedules: round trips of nested schedules, and malformed text or
-configs (fuzzed with hypothesis) that must raise a clear error and never execute anything."""
+"""Schedules as data (docs/api/config.rst) for composed schedules: round trips of nested
+schedules, and malformed text or configs (fuzzed with hypothesis) that must raise a clear error
+and never execute anything."""
 
 from __future__ import annotations
 
@@ -281,7 +282,7 @@ def test_malformed_configs(bad):
 
 
 # --------------------------------------------------------------------------------------------
-# parse(text, names=...): identifiers bound to numbers, arrays or tracers (SPEC §6)
+# parse(text, names=...): identifiers bound to numbers, arrays or tracers (docs/api/config.rst)
 # --------------------------------------------------------------------------------------------
 
 

@@ -1,4 +1,4 @@
-"""SPEC §1, checked for every schedule and combinator in the registry (`tests/cases.py`).
+"""What every schedule guarantees (docs/guides/contract.md), for every case in `tests/cases.py`.
 
 Each check runs over every `Case`: values against the float64 NumPy oracle; eager == `jit` ==
 `vmap` over counts; `vmap` over each swept hyperparameter == per-value eager; finite gradients

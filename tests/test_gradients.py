@@ -1,4 +1,6 @@
-"""Gradients with respect to a schedule (SPEC §7), and `jaxdecay.unconstrained`.
+"""Gradients with respect to a schedule, and `jaxdecay.unconstrained`.
+
+Both are described in docs/guides/hypergradients.md.
 
 For every case of the contract registry (`tests/cases.py`, which covers every name in
 `jaxdecay.registry()`), every numeric argument -- values, rates, powers, and also the count-valued

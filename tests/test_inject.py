@@ -1,4 +1,6 @@
-"""`jaxdecay.inject_hyperparams` (SPEC §7): injected updates equal the non-injected optimizer's.
+"""`jaxdecay.inject_hyperparams`: injected updates equal the non-injected optimizer's.
+
+The feature is described in docs/guides/beyond_optax.md.
 
 One small linear regression, trained for `STEPS` updates inside one jitted `lax.scan` per
 optimizer and params dtype; the loss curve of the injected optimizer is compared with the same

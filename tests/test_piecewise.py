@@ -1,8 +1,8 @@
 """Piecewise schedules and `join_schedules`: Optax/PyTorch parity, the lookup for every size,
 continuity at boundaries, constant program size, and argument checks.
 
-The generic SPEC §1 checks (eager == jit == vmap, sweeps, grads, dtypes, round trips) run over
-`cases_piecewise.py` in `test_contract.py`.
+The generic checks of docs/guides/contract.md (eager == jit == vmap, sweeps, grads, dtypes, round
+trips) run over `cases_piecewise.py` in `test_contract.py`.
 """
 
 from __future__ import annotations

@@ -41,8 +41,9 @@ def _eval(s, t, count_dtype=jnp.int32, scale=None):
     """Values at the sorted counts ``t`` (int32), finite; for another drawn count dtype, also
     finite there and equal (eager and jit) to the int32 values at the counts that dtype holds.
 
-    ``scale``: the schedule's scale (its peak), for the absolute tolerance (SPEC: float32 parity
-    to 1e-6 of the scale); by default 1e-7 of the largest value compared."""
+    ``scale``: the schedule's scale (its peak), for the absolute tolerance (float32 parity to
+    1e-6 of the scale, docs/guides/differences.md); by default 1e-7 of the largest value
+    compared."""
     t = np.asarray(sorted(t), np.int64)
     out = np.asarray(s(jnp.asarray(t, jnp.int32)), np.float64)
     assert np.all(np.isfinite(out))
@@ -215,7 +216,7 @@ hp_dtypes = st.sampled_from([float, np.float32, np.float16])
     counts,
 )
 def test_hyperparameter_dtype_sets_the_result_dtype_not_the_precision(name, hp, value, n, cdt, t):
-    # SPEC (docs/guides/dtypes.md): the result has the hyperparameters' floating dtype, the
+    # docs/guides/dtypes.md: the result has the hyperparameters' floating dtype, the
     # counts and step arithmetic run in at least float32; so a float16 value gives the float32
     # result rounded to float16.
     build = {

@@ -1,4 +1,6 @@
-"""`Schedule.horizon` and `jaxdecay.replan` (SPEC §7), for every schedule of the registry.
+"""`Schedule.horizon` and `jaxdecay.replan`, for every schedule of the registry.
+
+Both are described in docs/guides/beyond_optax.md.
 
 The registry of cases is `tests/cases.py` (every schedule and combinator, with a float64 NumPy
 oracle). Every schedule is evaluated on the same 2048 counts, so eager ops compile once.

@@ -1,4 +1,6 @@
-"""SPEC §1 rule 6: bad concrete input raises at construction, naming the argument and value.
+"""Bad concrete input raises at construction, naming the argument and value.
+
+The rule is in docs/guides/contract.md ("Bad input raises, naming the argument and the value").
 
 Tracers are never checked (a sweep may pass any value through `jit`/`vmap`).
 """
