@@ -414,9 +414,7 @@ def cosine_restarts(
         # Growth (m_mul > 1) saturates at the largest float instead of overflowing to inf.
         m = saturate(safe_pow(jnp.asarray(m_mul, dt), i))
         a = jnp.asarray(alpha, dt)
-        return saturate(jnp.asarray(init_value, dt) * ((1 - a) * m * half_cosine(left) + a)).astype(
-            out
-        )
+        return saturate(jnp.asarray(init_value, dt) * ((1 - a) * m * half_cosine(left) + a), out)
 
     return schedule
 

@@ -54,7 +54,7 @@ def exponential_decay_value(
     if end_value is not None:
         end = jnp.asarray(end_value, dt)
         value = jnp.where(rate < 1, jnp.maximum(value, end), jnp.minimum(value, end))
-    return value.astype(out)
+    return saturate(value, out)
 
 
 @schedule_factory
@@ -85,8 +85,9 @@ def exponential_decay(
     Args:
       init_value: the value at count 0.
       transition_steps: counts per factor of ``decay_rate``, ``> 0``.
-      decay_rate: the factor per ``transition_steps`` counts, ``> 0`` (``> 1`` grows; growth
-        saturates at the largest finite float instead of overflowing to inf).
+      decay_rate: the factor per ``transition_steps`` counts, ``> 0`` (``> 1`` grows; the
+        growth factor saturates at the compute dtype's largest finite value, the value at the
+        result dtype's, instead of overflowing to inf).
       transition_begin: counts to hold ``init_value`` first, ``>= 0``.
       staircase: decay in discrete jumps every ``transition_steps`` counts (static).
       end_value: optional bound the value never passes (lower bound when decaying).

@@ -272,7 +272,13 @@ def half_cosine(left: jax.Array) -> jax.Array:
     return jnp.sin((jnp.pi / 2) * left) ** 2
 
 
-def saturate(x: jax.Array) -> jax.Array:
-    """Clamp to the finite range of ``x``'s dtype (growth schedules never return inf)."""
-    big = jnp.finfo(x.dtype).max
-    return jnp.clip(x, -big, big)
+def saturate(x: jax.Array, dtype: Any = None) -> jax.Array:
+    """``x`` clamped to the finite range of ``dtype`` (default: ``x``'s) and cast to it.
+
+    Growth schedules never return inf: a value computed in float32 for a float16 or bfloat16
+    result is clamped to that dtype's largest finite value before it is rounded to it. NaN stays
+    NaN.
+    """
+    dtype = x.dtype if dtype is None else jnp.dtype(dtype)
+    big = float(jnp.finfo(dtype).max)  # exact in x's (wider or equal) dtype
+    return jnp.clip(x, -big, big).astype(dtype)

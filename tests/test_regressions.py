@@ -341,3 +341,30 @@ def test_repr_of_a_low_precision_value_parses_back_in_its_dtype(value):
     assert back.arguments["init_value"].dtype == np.asarray(value).dtype
     t = np.asarray([0, 10, 999, 1000])
     np.testing.assert_array_equal(np.asarray(back(t)), np.asarray(s(t)))
+
+
+@pytest.mark.parametrize("dtype", [jnp.float16, jnp.bfloat16], ids=["float16", "bfloat16"])
+def test_growth_saturates_at_a_narrow_result_dtypes_largest_value(dtype):
+    # The value is computed in float32 and was rounded to float16/bfloat16 without clamping
+    # again: growth beyond that dtype's range became inf.
+    big = float(jnp.finfo(dtype).max)
+    one = jnp.asarray(1.0, dtype)
+    schedules = {
+        "exponential_decay": jd.exponential_decay(one * 0.1, 1, 2.0),
+        "staircase": jd.exponential_decay(one * 0.1, 1, 2.0, staircase=True),
+        "cosine_restarts": jd.cosine_restarts(one, 10, t_mul=1.0, m_mul=2.0),
+        "cosine_restarts_geometric": jd.cosine_restarts(one, 10, t_mul=2.0, m_mul=1e6),
+        "warmup_exponential": jd.warmup_exponential_decay_schedule(0.0, one, 2, 1, 2.0),
+        "multistep_decay": jd.multistep_decay(one * 0.1, list(range(1, 40)), gamma=10.0),
+    }
+    t = jnp.asarray([0, 1, 200, 10_000, 2**31 - 1], jnp.int32)
+    for name, s in schedules.items():
+        for values in (s(t), jax.jit(s)(t)):
+            assert values.dtype == dtype, name
+            v = np.asarray(values, np.float64)
+            assert np.all(np.isfinite(v)), (name, v)
+            assert v.max() <= big, name
+        if dtype == jnp.float16 and not name.startswith("cosine_restarts"):
+            # Far out, growth has reached float16's largest value (bfloat16 spans float32's
+            # range: there the value stops at init_value times float32's largest value).
+            assert float(s(jnp.int32(10_000))) == big, name
