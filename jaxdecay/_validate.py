@@ -336,7 +336,7 @@ def check_steps(name: str, x: Any, *, signed: bool = False) -> None:
         return
     limit = max_steps()
     if (abs(v) if signed else v) >= limit:
-        kind = "int64" if limit > 2**31 else "int32 (int64 with jax_enable_x64)"
+        kind = "int64" if limit > 2**31 else "int32 without jax_enable_x64"
         raise ValueError(
             f"`{name}` must be < {_bits(limit)} (counts are {kind}, so such a phase would "
             f"never end), got {x!r}"
