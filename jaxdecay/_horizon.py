@@ -29,8 +29,6 @@ from jaxdecay._numeric import float_dtype
 
 __all__ = ["horizon", "required_horizon"]
 
-_rule = horizon_rule
-
 
 # --------------------------------------------------------------------------------------------
 # Arithmetic on Python numbers, NumPy values, JAX arrays and tracers alike: concrete Python /
@@ -117,10 +115,6 @@ def horizon(schedule: Any) -> Any:
     return schedule.horizon
 
 
-def _h(schedule: Any) -> Any:
-    return horizon(schedule)
-
-
 # --------------------------------------------------------------------------------------------
 # The rules, one per constructor name.
 # --------------------------------------------------------------------------------------------
@@ -137,62 +131,62 @@ _NEVER = (
 )
 
 
-@_rule(*_NEVER)
+@horizon_rule(*_NEVER)
 def _never(a: Mapping[str, Any]) -> None:
     # Decays that approach their limit without reaching it, and schedules that restart
     # (`repeat` of a constant schedule is constant, but a repetition is there to restart).
     return None
 
 
-@_rule("constant_schedule")
+@horizon_rule("constant_schedule")
 def _constant(a: Mapping[str, Any]) -> Any:
     return 0
 
 
-@_rule("linear_schedule", "polynomial_schedule")
+@horizon_rule("linear_schedule", "polynomial_schedule")
 def _transition(a: Mapping[str, Any]) -> Any:
     return a["transition_begin"] + a["transition_steps"]
 
 
-@_rule("polynomial_decay")
+@horizon_rule("polynomial_decay")
 def _polynomial_decay(a: Mapping[str, Any]) -> Any:
     return None if a["cycle"] else a["decay_steps"]
 
 
-@_rule("cosine_decay", "cosine_decay_schedule")
+@horizon_rule("cosine_decay", "cosine_decay_schedule")
 def _decay_steps(a: Mapping[str, Any]) -> Any:
     return a["decay_steps"]
 
 
-@_rule("warmup_cosine_decay_schedule")
+@horizon_rule("warmup_cosine_decay_schedule")
 def _warmup_cosine(a: Mapping[str, Any]) -> Any:
     # `decay_steps` includes the warmup; a (traced) shorter one ends the schedule at the warmup.
     return _max(a["decay_steps"], a["warmup_steps"])
 
 
-@_rule("sgdr_schedule")
+@horizon_rule("sgdr_schedule")
 def _sgdr(a: Mapping[str, Any]) -> Any:
     cycles = list(a["cosine_kwargs"])
     start = sum((kw["decay_steps"] for kw in cycles[:-1]), 0)
     return start + _warmup_cosine(cycles[-1])
 
 
-@_rule("warmup_constant_schedule")
+@horizon_rule("warmup_constant_schedule")
 def _warmup_constant(a: Mapping[str, Any]) -> Any:
     return a["warmup_steps"]
 
 
-@_rule("warmup_stable_decay")
+@horizon_rule("warmup_stable_decay")
 def _wsd(a: Mapping[str, Any]) -> Any:
     return a["warmup_steps"] + a["stable_steps"] + a["decay_steps"]
 
 
-@_rule("linear_onecycle_schedule", "cosine_onecycle_schedule")
+@horizon_rule("linear_onecycle_schedule", "cosine_onecycle_schedule")
 def _onecycle_optax(a: Mapping[str, Any]) -> Any:
     return a["transition_steps"]
 
 
-@_rule("one_cycle")
+@horizon_rule("one_cycle")
 def _one_cycle(a: Mapping[str, Any]) -> Any:
     # PyTorch's OneCycleLR reaches its final value at step total_steps - 1.
     return _max(a["total_steps"] - 1, 0)
@@ -227,88 +221,88 @@ def _exponential(a: Mapping[str, Any]) -> Any:
     return h
 
 
-@_rule("exponential_decay")
+@horizon_rule("exponential_decay")
 def _exponential_decay(a: Mapping[str, Any]) -> Any:
     return _exponential(a)
 
 
-@_rule("warmup_exponential_decay_schedule")
+@horizon_rule("warmup_exponential_decay_schedule")
 def _warmup_exponential(a: Mapping[str, Any]) -> Any:
     # The exponential decay starts at `peak_value` when the warmup ends.
     h = _exponential({**a, "init_value": a["peak_value"]})
     return None if h is None else a["warmup_steps"] + h
 
 
-@_rule("piecewise_constant", "piecewise_linear")
+@horizon_rule("piecewise_constant", "piecewise_linear")
 def _piecewise(a: Mapping[str, Any]) -> Any:
     return _last(a["boundaries"])
 
 
-@_rule("multistep_decay")
+@horizon_rule("multistep_decay")
 def _multistep(a: Mapping[str, Any]) -> Any:
     return _last(a["milestones"])
 
 
-@_rule("piecewise_constant_schedule", "piecewise_interpolate_schedule")
+@horizon_rule("piecewise_constant_schedule", "piecewise_interpolate_schedule")
 def _boundaries_and_scales(a: Mapping[str, Any]) -> Any:
     keys = list((a["boundaries_and_scales"] or {}).keys())
     return max([0, *keys])
 
 
-@_rule("keras.PiecewiseConstantDecay")
+@horizon_rule("keras.PiecewiseConstantDecay")
 def _keras_piecewise(a: Mapping[str, Any]) -> Any:
     # Keras switches one count after each boundary.
     return _last(a["boundaries"]) + 1
 
 
-@_rule("join_schedules")
+@horizon_rule("join_schedules")
 def _join(a: Mapping[str, Any]) -> Any:
-    last = _h(list(a["schedules"])[-1])
+    last = horizon(list(a["schedules"])[-1])
     return None if last is None else _last(a["boundaries"]) + last
 
 
-@_rule("torch.LinearLR", "torch.ConstantLR", "torch.PolynomialLR")
+@horizon_rule("torch.LinearLR", "torch.ConstantLR", "torch.PolynomialLR")
 def _total_iters(a: Mapping[str, Any]) -> Any:
     return a["total_iters"]
 
 
-@_rule("warmup")
+@horizon_rule("warmup")
 def _warmup(a: Mapping[str, Any]) -> Any:
-    h = _h(a["schedule"])
+    h = horizon(a["schedule"])
     return None if h is None else a["warmup_steps"] + h
 
 
-@_rule("scale", "clip")
+@horizon_rule("scale", "clip")
 def _same(a: Mapping[str, Any]) -> Any:
-    return _h(a["schedule"])
+    return horizon(a["schedule"])
 
 
-@_rule("multiply", "add")
+@horizon_rule("multiply", "add")
 def _pointwise(a: Mapping[str, Any]) -> Any:
-    hs = [_h(s) for s in a["schedules"]]
+    hs = [horizon(s) for s in a["schedules"]]
     return None if any(h is None for h in hs) else _max(*hs)
 
 
-@_rule("shift")
+@horizon_rule("shift")
 def _shift(a: Mapping[str, Any]) -> Any:
-    h = _h(a["schedule"])
+    h = horizon(a["schedule"])
     return None if h is None else _max(h + a["steps"], 0)
 
 
-@_rule("per_epoch")
+@horizon_rule("per_epoch")
 def _per_epoch(a: Mapping[str, Any]) -> Any:
-    h = _h(a["schedule"])
+    h = horizon(a["schedule"])
     if h is None:
         return None
     return (h if isinstance(h, int) else _xp(h).ceil(h)) * a["steps_per_epoch"]
 
 
-@_rule("stretch")
+@horizon_rule("stretch")
 def _stretch(a: Mapping[str, Any]) -> Any:
-    h = _h(a["schedule"])
+    h = horizon(a["schedule"])
     return None if h is None else h * a["factor"]
 
 
-@_rule("replan")
+@horizon_rule("replan")
 def _replan(a: Mapping[str, Any]) -> Any:
     return _max(a["new_end"], a["at_count"])

@@ -321,17 +321,26 @@ def _bits(limit: int) -> str:
     return f"2**{limit.bit_length() - 1}"
 
 
+def _step_values(x: Any) -> np.ndarray | None:
+    """A concrete count-valued argument as float64 values, or None (traced, ``None``, a bool or
+    a string, or not a number)."""
+    if x is None or not is_concrete(x) or isinstance(x, bool | str):
+        return None
+    try:
+        return np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
 def check_steps(name: str, x: Any, *, signed: bool = False) -> None:
     """A count-valued argument (concrete) is below :func:`max_steps` (in magnitude when
     ``signed``): such a phase ends inside the counts' range, and the integer arithmetic on it
     does not overflow."""
     check_scalar(name, x)
-    if x is None or not is_concrete(x) or isinstance(x, bool | str):
-        return
-    try:
-        v = float(np.asarray(x, dtype=np.float64)) if not isinstance(x, int) else float(x)
-    except (TypeError, ValueError):
-        return  # not a number: the constructor's own check names it
+    a = _step_values(x)
+    if a is None or a.size != 1:
+        return  # traced, not a number (the constructor's own check names it), or an array
+    v = float(a.reshape(()))
     if np.isnan(v):
         return
     limit = max_steps()
@@ -384,12 +393,8 @@ def scalar_arguments(steps: tuple[str, ...] = (), signed: tuple[str, ...] = ()) 
 
 def _needs_int64(x: Any) -> bool:
     """A concrete count-valued argument at or above ``2**31`` (valid only under x64)."""
-    if x is None or not is_concrete(x) or isinstance(x, bool | str):
-        return False
-    try:
-        return bool(np.any(np.abs(np.asarray(x, dtype=np.float64)) >= 2**31))
-    except (TypeError, ValueError):
-        return False
+    a = _step_values(x)
+    return a is not None and bool(np.any(np.abs(a) >= 2**31))
 
 
 def _refusing_int32(schedule: Callable[[Any], Any], long: Mapping[str, Any]) -> Callable:

@@ -8,11 +8,18 @@ An import inside a function is an import too: it hides a cycle from Python, not 
 from __future__ import annotations
 
 import ast
+import functools
 import pathlib
 
 import jaxdecay
 
 PACKAGE = pathlib.Path(jaxdecay.__file__).parent
+
+
+@functools.cache
+def _trees() -> dict[pathlib.Path, ast.Module]:
+    """Every module of the package, parsed once for all the tests here."""
+    return {p: ast.parse(p.read_text()) for p in sorted(PACKAGE.rglob("*.py"))}
 
 
 def _module_name(path: pathlib.Path) -> str:
@@ -23,7 +30,7 @@ def _module_name(path: pathlib.Path) -> str:
 def _imports(path: pathlib.Path, modules: set[str]) -> set[str]:
     """The `jaxdecay` modules that `path` imports, anywhere in its code."""
     found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+    for node in ast.walk(_trees()[path]):
         if isinstance(node, ast.Import):
             names = [a.name for a in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
@@ -40,7 +47,7 @@ def _imports(path: pathlib.Path, modules: set[str]) -> set[str]:
 
 
 def _graph() -> dict[str, set[str]]:
-    files = {_module_name(p): p for p in PACKAGE.rglob("*.py")}
+    files = {_module_name(p): p for p in _trees()}
     modules = set(files)
     return {m: _imports(p, modules) - {m} for m, p in files.items()}
 
@@ -88,8 +95,8 @@ def test_the_core_knows_nothing_of_what_uses_it():
 
 def test_no_module_imports_a_private_jax_module():
     # `jax._src` moves between JAX releases; importing it would make `import jaxdecay` break.
-    for path in PACKAGE.rglob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text())):
+    for path, tree in _trees().items():
+        for node in ast.walk(tree):
             names = []
             if isinstance(node, ast.Import):
                 names = [a.name for a in node.names]
@@ -105,8 +112,7 @@ def test_no_module_reaches_into_another_modules_private_names():
     # A name used by another module has a public name in its home module (`_core.rebuild`,
     # `plotting.pyplot`): a private name is the module's own business.
     graph = _graph()
-    for path in PACKAGE.rglob("*.py"):
-        tree = ast.parse(path.read_text())
+    for path, tree in _trees().items():
         aliases = {}  # local name -> jaxdecay module
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom) and node.module and node.module in graph:

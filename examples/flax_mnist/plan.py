@@ -128,7 +128,7 @@ def budget_horizon(schedule: jaxdecay.Schedule, plan: dict) -> Any:
     """The count that progress 1 maps to: ``schedule.horizon``, or the updates ``plan`` ends at
     when the schedule has no horizon (it never becomes constant, like the default
     ``exponential_decay`` without an end value) or is constant from count 0 on."""
-    end = getattr(schedule, "horizon", None)
+    end = jaxdecay.horizon(schedule)
     if end is None or (isinstance(end, int | float | np.number) and end <= 0):
         return _end(plan)
     return end
